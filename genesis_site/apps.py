@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GenesisSiteConfig(AppConfig):
+    name = "genesis_site"
+    verbose_name = "Genesis site"

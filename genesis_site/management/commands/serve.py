@@ -1,0 +1,31 @@
+import os
+
+import uvicorn
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Migrate, seed the demo, and serve Genesis (HTTP and WebSockets) with uvicorn."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-seed", action="store_true", help="skip the demo data")
+
+    def handle(self, *args, host, port, no_seed, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        if not no_seed:
+            call_command("seed_demo")
+        mode = "embedded (SQLite, in-process scheduler)" if settings.EMBEDDED else "full stack (web only)"
+        self.stdout.write(self.style.SUCCESS(f"Genesis {mode}: http://{host}:{port}/"))
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "genesis_site.settings.dev")
+        uvicorn.run(
+            "genesis_site.asgi:application",
+            host=host,
+            port=port,
+            lifespan="on",
+            log_level="warning",
+            proxy_headers=False,
+        )

@@ -1,0 +1,19 @@
+"""Test settings: PostgreSQL when DATABASE_URL is set (CI always sets it), SQLite otherwise.
+
+Celery tasks run eagerly and the channel layer is in-memory for unit tests; the end-to-end
+tests start real web, worker and beat processes against real PostgreSQL and Redis.
+"""
+
+from .base import *  # noqa: F403
+
+SECRET_KEY = "test-only-not-secret"  # noqa: S105
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = "memory://"
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}  # noqa: F405
+GENESIS_EMBEDDED_SCHEDULER = False
+STATIC_ROOT = None  # WhiteNoise serves from the finders; nothing is collected in tests
+# Connections opened by database_sync_to_async threads must close after each use, or the
+# test database cannot be dropped at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -1,0 +1,32 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ConfigVersion(models.Model):
+    """An immutable version of an account's risk policy (SPEC R1). Exactly one per account
+    is active; activation and rollback go through risk.services and are audited."""
+
+    account = models.ForeignKey("trading.TradingAccount", on_delete=models.CASCADE, related_name="config_versions")
+    version = models.PositiveIntegerField()
+    content = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    reason = models.TextField()
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
+    is_active = models.BooleanField(default=False)
+    warnings = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["account", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "version"], name="config_version_unique_per_account"),
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(is_active=True), name="config_version_one_active_per_account"
+            ),
+        ]
+
+    def __str__(self):
+        return f"v{self.version} {self.sha256[:12]}"

@@ -1,0 +1,95 @@
+import itertools
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, transaction
+
+from compliance.chain import GENESIS_HASH
+from compliance.models import AuditChainHead, AuditEvent
+from compliance.selectors import audit_chain_verify
+from compliance.services import Actor, audit_append
+
+pytestmark = pytest.mark.django_db
+ACTOR = Actor.system("tests")
+
+
+def append(n: int, start: int = 0) -> list[AuditEvent]:
+    events = []
+    with transaction.atomic():
+        for i in range(start, start + n):
+            events.append(audit_append(actor=ACTOR, action="test.event", payload={"i": i, "amount": "1.50"}))
+    return events
+
+
+def raw_update(sql: str, params: list) -> None:
+    # Bypass the ORM like a tamperer with table access would.
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def test_appended_events_link_into_a_verifiable_chain():
+    events = append(5)
+    assert [e.sequence for e in events] == [1, 2, 3, 4, 5]
+    assert events[0].prev_hash == GENESIS_HASH
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
+    assert audit_chain_verify().ok
+    assert audit_chain_verify().checked == 5
+    head = AuditChainHead.objects.get()
+    assert (head.sequence, head.hash) == (5, events[-1].hash)
+
+
+def test_a_tampered_payload_is_found_at_its_sequence():
+    append(6)
+    raw_update("UPDATE compliance_auditevent SET payload = %s WHERE sequence = 4", ['{"i": 3, "amount": "1500"}'])
+    result = audit_chain_verify()
+    assert not result.ok
+    assert result.first_broken_sequence == 4
+    assert result.checked == 3
+    assert "content does not match" in result.reason
+
+
+def test_a_rehashed_row_breaks_the_link_of_the_next_one():
+    events = append(5)
+    raw_update("UPDATE compliance_auditevent SET hash = %s WHERE sequence = 2", ["f" * 64])
+    result = audit_chain_verify()
+    assert result.first_broken_sequence == 2  # its own hash no longer matches its content
+    assert events[2].prev_hash != "f" * 64
+
+
+def test_a_deleted_row_is_named_as_missing():
+    append(5)
+    raw_update("DELETE FROM compliance_auditevent WHERE sequence = %s", [3])
+    result = audit_chain_verify()
+    assert (result.ok, result.first_broken_sequence) == (False, 3)
+    assert "missing" in result.reason
+
+
+def test_a_truncated_tail_is_caught_by_the_chain_head():
+    append(5)
+    raw_update("DELETE FROM compliance_auditevent WHERE sequence >= %s", [4])
+    result = audit_chain_verify()
+    assert (result.ok, result.first_broken_sequence) == (False, 4)
+    assert "shorter than its recorded head" in result.reason
+
+
+@pytest.mark.django_db(transaction=True)
+def test_audit_append_refuses_to_run_outside_a_transaction():
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        audit_append(actor=ACTOR, action="test.event")
+
+
+def test_an_event_rolls_back_with_the_change_it_records():
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        audit_append(actor=ACTOR, action="test.event")
+        1 / 0
+    assert not AuditEvent.objects.exists()
+
+
+def test_verify_audit_command_names_the_first_broken_sequence(capsys):
+    append(3)
+    call_command("verify_audit")
+    assert "audit chain ok: 3 events" in capsys.readouterr().out
+    raw_update("UPDATE compliance_auditevent SET actor = %s WHERE sequence = 2", ["mallory"])
+    with pytest.raises(CommandError, match="broken at sequence 2"):
+        call_command("verify_audit")

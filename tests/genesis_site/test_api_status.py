@@ -1,0 +1,147 @@
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from genesis_site.models import BotToken
+from genesis_site.services import bot_token_create
+from tests.genesis_site.factories import UserFactory
+from tests.risk.factories import active_policy
+from tests.trading.factories import StrategyFactory, TradingAccountFactory
+from trading.services.engine import engine_tick
+
+pytestmark = pytest.mark.django_db
+STATUS = "/api/v1/status"
+
+
+@pytest.fixture
+def member():
+    user = UserFactory(role="operator")
+    account = TradingAccountFactory(members=[user])
+    StrategyFactory(account=account)
+    active_policy(account)
+    return user, account
+
+
+def session_client(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def bearer_client(raw: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+def test_status_reports_mode_equity_pnl_positions_stop_level_config_and_last_tick(member):
+    user, account = member
+    for _ in range(40):
+        engine_tick(account_id=account.pk)
+    response = session_client(user).get(STATUS)
+    assert response.status_code == 200
+    body = response.json()
+    account.refresh_from_db()
+    version = account.config_versions.get(is_active=True)
+    assert body["account"]["id"] == account.pk and body["mode"] == "PAPER" and body["stop_level"] == "none"
+    assert body["config"] == {"version": version.version, "sha256": version.sha256}
+    assert body["last_tick_at"] == account.last_tick_at.isoformat()
+    assert body["seq"] == account.tick_seq == 40
+    snapshot = account.equity_snapshots.latest("ts")
+    assert body["equity"] == format(snapshot.equity.normalize(), "f")
+    assert set(body["pnl"]) == {"today", "today_pct", "week", "week_pct", "total", "total_pct"}
+
+
+def test_a_bot_token_authenticates_and_is_stored_only_as_a_hash(member):
+    user, account = member
+    raw = bot_token_create(name="chatops", user=user, days=30)
+    token = BotToken.objects.get(name="chatops")
+    assert raw not in (token.key_hash, token.prefix) and token.key_hash == BotToken.hash_key(raw)
+    response = bearer_client(raw).get(STATUS)
+    assert response.status_code == 200 and response.json()["account"]["id"] == account.pk
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+
+
+@pytest.mark.parametrize("state", ["expired", "revoked", "wrong"])
+def test_expired_revoked_or_wrong_tokens_get_401_json(member, state):
+    user, _ = member
+    raw = bot_token_create(name="bot", user=user, days=30)
+    if state == "expired":
+        BotToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    elif state == "revoked":
+        call_command("bot_token", "revoke", "bot")
+    else:
+        raw = raw[:-2] + "xx"
+    response = bearer_client(raw).get(STATUS)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_no_credentials_get_401_json():
+    response = APIClient().get(STATUS)
+    assert response.status_code in (401, 403)
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize(
+    ("query", "field_message"),
+    [("?account=abc", "A valid integer is required."), ("?account=0", "greater than or equal to 1")],
+)
+def test_bad_input_gets_400_naming_the_field(member, query, field_message):
+    user, _ = member
+    response = session_client(user).get(STATUS + query)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert field_message in " ".join(error["fields"]["account"])
+    assert error["message"].startswith("account:")
+
+
+def test_an_account_the_user_cannot_see_is_a_404_without_leaking_it(member):
+    user, _ = member
+    other = TradingAccountFactory()
+    response = session_client(user).get(f"{STATUS}?account={other.pk}")
+    assert response.status_code == 404
+    assert response.json()["error"] == {"code": "not_found", "message": f"Account {other.pk} not found."}
+
+
+def test_a_user_with_several_accounts_must_choose(member):
+    user, _ = member
+    TradingAccountFactory(members=[user])
+    response = session_client(user).get(STATUS)
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"account": ["Required: you can see several accounts."]}
+
+
+def test_a_session_post_without_csrf_is_refused(member):
+    user, _ = member
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post(STATUS, {}, format="json")
+    assert response.status_code == 403
+
+
+def test_unknown_api_paths_answer_json_404(member):
+    user, _ = member
+    response = session_client(user).get("/api/v1/nope")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+def test_ping_needs_no_credentials_and_reveals_nothing():
+    client = APIClient()
+    assert client.get("/api/v1/ping").json() == {"status": "ok"}
+    assert client.head("/api/v1/ping").status_code == 200
+
+
+def test_the_openapi_schema_documents_status_for_authenticated_users(member):
+    user, _ = member
+    assert APIClient().get("/api/schema/").status_code in (401, 403)
+    response = session_client(user).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert "/api/v1/status" in schema["paths"] and "/api/v1/ping" in schema["paths"]
+    assert session_client(user).get("/api/docs/").status_code == 200

@@ -1,0 +1,94 @@
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trading.exceptions import OrderRejected
+from trading.exchanges.paper import PaperExchange
+from trading.markets import market_get
+
+BTC = market_get("BTC/USDT")
+ETH = market_get("ETH/USDT")
+EXCHANGE = PaperExchange(slippage_bps=Decimal("5"))
+
+
+def test_buy_pays_slippage_and_taker_fee_to_the_cent():
+    fill = EXCHANGE.execute_market(market=BTC, side="buy", amount=Decimal("0.01"), last_price=Decimal("60000.00"))
+    assert fill.price == Decimal("60030.00")  # +5 bps
+    assert fill.notional == Decimal("600.3000")
+    assert fill.fee == Decimal("0.60030000")  # 0.1 % taker
+    assert fill.fee_currency == "USDT"
+
+
+def test_sell_receives_slippage_below_the_last_price():
+    fill = EXCHANGE.execute_market(market=BTC, side="sell", amount=Decimal("0.5"), last_price=Decimal("60000.00"))
+    assert fill.price == Decimal("59970.00")
+    assert fill.fee == Decimal("29.98500000")
+
+
+def test_slippage_rounds_against_us_to_the_tick():
+    # 3000.37 x 1.0005 = 3001.870185 -> up to 3001.88; x 0.9995 = 2998.869815 -> down to 2998.86
+    assert EXCHANGE.quote_price(market=ETH, side="buy", last_price=Decimal("3000.37")) == Decimal("3001.88")
+    assert EXCHANGE.quote_price(market=ETH, side="sell", last_price=Decimal("3000.37")) == Decimal("2998.86")
+
+
+def test_fee_rounds_up_at_the_eighth_decimal():
+    # 0.0001 ETH x 3001.88 = 0.300188; fee 0.000300188 -> 0.00030019
+    fill = EXCHANGE.execute_market(market=ETH, side="buy", amount=Decimal("0.0017"), last_price=Decimal("3000.37"))
+    assert fill.notional == Decimal("5.103196")
+    assert fill.fee == Decimal("0.00510320")
+
+
+def test_below_minimum_notional_is_rejected_naming_the_numbers():
+    with pytest.raises(OrderRejected, match=r"notional 4\.80 USDT .* below the minimum 5 USDT"):
+        EXCHANGE.execute_market(market=BTC, side="buy", amount=Decimal("0.00008"), last_price=Decimal("59970.00"))
+
+
+def test_minimum_notional_is_fee_adjusted():
+    # 0.0001 BTC at 50000.00 (sell: 49975.00 after slippage) = 4.9975 -> under 5 even before the fee
+    # 0.00011 BTC sells at 49975.00 = 5.49725, fee 0.00549725 -> 5.4917 net: accepted.
+    EXCHANGE.execute_market(market=BTC, side="sell", amount=Decimal("0.00011"), last_price=Decimal("50000.00"))
+    # 5.002 gross but 4.997 after the fee: refused.
+    eth_last = Decimal("2502.25")  # sells at 2501.00
+    with pytest.raises(OrderRejected, match="after fee"):
+        EXCHANGE.execute_market(market=ETH, side="sell", amount=Decimal("0.0020"), last_price=eth_last)
+
+
+def test_amount_off_the_step_or_below_the_minimum_is_rejected():
+    with pytest.raises(OrderRejected, match="off the step"):
+        EXCHANGE.execute_market(market=BTC, side="buy", amount=Decimal("0.000015"), last_price=Decimal("60000"))
+    with pytest.raises(OrderRejected, match="below the minimum"):
+        EXCHANGE.execute_market(market=BTC, side="buy", amount=Decimal("0"), last_price=Decimal("60000"))
+
+
+def test_a_buy_needs_cash_for_notional_and_fee():
+    with pytest.raises(OrderRejected, match=r"insufficient funds: 600\.90 USDT needed, 600\.50 available"):
+        EXCHANGE.execute_market(
+            market=BTC,
+            side="buy",
+            amount=Decimal("0.01"),
+            last_price=Decimal("60000"),
+            available_quote=Decimal("600.50"),
+        )
+
+
+prices = st.decimals(min_value=Decimal("1.00"), max_value=Decimal("200000.00"), places=2)
+steps = st.integers(min_value=1, max_value=10_000_000)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(last=prices, steps=steps, side=st.sampled_from(["buy", "sell"]))
+def test_fill_price_and_fee_properties(last, steps, side):
+    amount = BTC.amount_step * steps
+    try:
+        fill = EXCHANGE.execute_market(market=BTC, side=side, amount=amount, last_price=last)
+    except OrderRejected:
+        assert amount * last * Decimal("1.0005") - amount * last * Decimal("0.0015") < BTC.min_notional + 1
+        return
+    assert isinstance(fill.price, Decimal) and isinstance(fill.fee, Decimal)
+    assert (fill.price / BTC.price_step) == (fill.price / BTC.price_step).to_integral_value()
+    assert fill.price >= last if side == "buy" else fill.price <= last
+    assert abs(fill.price - last) <= last * Decimal("0.0005") + BTC.price_step
+    exact_fee = fill.notional * BTC.taker_fee
+    assert exact_fee <= fill.fee < exact_fee + Decimal("0.00000001")

@@ -1,0 +1,153 @@
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from compliance.models import AuditEvent
+from compliance.selectors import audit_chain_verify
+from compliance.services import Actor
+from tests.risk.factories import active_policy
+from tests.trading.factories import StrategyFactory, TradingAccountFactory
+from trading.exchanges.paper import PaperExchange
+from trading.feeds import SCENARIOS
+from trading.markets import market_get
+from trading.models import EquitySnapshot, Fill, Order, Position, StopLevel, TradingMode
+from trading.positions import PositionState, position_apply_fill
+from trading.services.engine import engine_tick
+from trading.services.orders import idempotency_key_for, order_execute_paper
+
+pytestmark = pytest.mark.django_db
+
+
+def make_account(**kwargs):
+    account = TradingAccountFactory(**kwargs)
+    StrategyFactory(account=account)
+    active_policy(account)
+    return account
+
+
+def tick_until_order(account, limit=200):
+    for _ in range(limit):
+        result = engine_tick(account_id=account.pk)
+        if result.orders:
+            return result
+    raise AssertionError(f"no order within {limit} ticks")
+
+
+def rebuild(account) -> dict[str, PositionState]:
+    states: dict[str, PositionState] = {}
+    for fill in Fill.objects.filter(account=account).order_by("pk"):
+        states[fill.symbol] = position_apply_fill(
+            states.get(fill.symbol, PositionState()), side=fill.side, amount=fill.amount, price=fill.price, fee=fill.fee
+        )
+    return states
+
+
+def test_a_tick_persists_order_fill_position_snapshot_and_one_audit_event_per_state_change():
+    account = make_account()
+    result = tick_until_order(account)
+    order = result.orders[0]
+    account.refresh_from_db()
+    assert order.status == "filled" and order.side == "buy"
+    fill = Fill.objects.get(order=order)
+    assert fill.amount == order.amount and fill.price == order.average_price and fill.fee == order.fee
+    position = Position.objects.get(account=account, symbol="BTC/USDT")
+    assert position.quantity == fill.amount
+    assert account.cash_balance == Decimal("100000") - fill.amount * fill.price - fill.fee
+    snapshot = EquitySnapshot.objects.filter(account=account).latest("ts")
+    assert snapshot.equity == account.cash_balance + position.quantity * position.mark_price
+    events = AuditEvent.objects.filter(object_id=str(order.pk), object_type="trading.order")
+    assert [e.action for e in events] == ["order.new", "order.submitted", "order.filled"]
+    assert {e.correlation_id for e in events} == {order.correlation_id}
+    assert {e.config_hash for e in events} == {account.config_versions.get().sha256}
+    assert audit_chain_verify().ok
+
+
+def test_position_size_respects_the_risk_budget_and_the_policy_cap():
+    account = make_account()
+    order = tick_until_order(account).orders[0]
+    snapshot_before = Decimal("100000")
+    assert order.amount * order.average_price <= snapshot_before * Decimal("0.03")
+    assert order.amount * order.average_price > snapshot_before * Decimal("0.029")
+
+
+def test_positions_rebuilt_from_fills_match_the_stored_ones_after_a_long_run():
+    account = make_account(symbols=["BTC/USDT", "ETH/USDT", "SOL/USDT"], scenario="sideways")
+    for _ in range(400):
+        engine_tick(account_id=account.pk)
+    assert Fill.objects.filter(account=account).count() >= 4
+    for symbol, state in rebuild(account).items():
+        stored = Position.objects.get(account=account, symbol=symbol)
+        assert (stored.quantity, stored.average_cost, stored.realized_pnl) == (
+            state.quantity,
+            state.average_cost,
+            state.realized_pnl,
+        )
+
+
+def test_the_crash_scenario_exits_the_position_and_caps_the_loss():
+    account = make_account(scenario="crash")
+    crash = SCENARIOS["crash"]
+    while account.feed_cursor < crash.crash_at + crash.crash_candles + 5:
+        engine_tick(account_id=account.pk)
+        account.refresh_from_db()
+    assert not Position.objects.filter(account=account, quantity__gt=0).exists()
+    assert Order.objects.filter(account=account, side="sell", status="filled").exists()
+    # Positions are capped at 3 % of equity, so a -50 % crash costs well under 3 %.
+    assert account.cash_balance > Decimal("100000") * Decimal("0.97")
+    assert audit_chain_verify().ok
+
+
+def test_a_refusal_by_the_gate_is_audited_and_no_order_is_placed():
+    account = make_account()
+    active_policy(account, content="max_open_positions: 0\n", reason="no new positions")
+    for _ in range(100):
+        engine_tick(account_id=account.pk)
+    assert not Order.objects.exists()
+    refusal = AuditEvent.objects.filter(action="risk.refused").first()
+    assert refusal.payload["rule"] == "max_open_positions"
+    assert "open positions 1 would exceed max 0" in refusal.payload["message"]
+
+
+def test_halted_and_dry_run_accounts_place_no_orders_but_keep_marking_equity():
+    halted = make_account(stop_level=StopLevel.HALT)
+    dry = make_account(mode=TradingMode.DRY_RUN)
+    for _ in range(100):
+        engine_tick(account_id=halted.pk)
+        engine_tick(account_id=dry.pk)
+    assert not Order.objects.exists()
+    assert EquitySnapshot.objects.filter(account=halted).count() == 100
+    assert EquitySnapshot.objects.filter(account=dry).count() == 100
+
+
+def test_the_same_tick_gets_the_same_client_order_id_and_a_resubmit_is_refused():
+    account = make_account()
+    order = tick_until_order(account).orders[0]
+    account.refresh_from_db()
+    key = idempotency_key_for(
+        account_id=account.pk, cursor=account.feed_cursor, strategy_id=order.strategy_id, symbol=order.symbol
+    )
+    assert key == order.idempotency_key and len(key) <= 36
+    with pytest.raises(IntegrityError), transaction.atomic():
+        order_execute_paper(
+            account=account,
+            strategy=order.strategy,
+            position=Position.objects.get(symbol=order.symbol),
+            market=market_get(order.symbol),
+            side="buy",
+            amount=order.amount,
+            last_price=order.average_price,
+            exchange=PaperExchange(),
+            idempotency_key=key,
+            correlation_id="retry",
+            config_hash="",
+            actor=Actor.system("tests"),
+        )
+    assert Order.objects.filter(idempotency_key=key).count() == 1
+    assert Fill.objects.count() == 1
+
+
+def test_live_accounts_are_not_ticked_until_the_live_adapter_exists():
+    account = make_account(mode=TradingMode.LIVE)
+    assert engine_tick(account_id=account.pk) is None
+    assert not EquitySnapshot.objects.filter(account=account).exists()

@@ -1,0 +1,283 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from trading.exceptions import IllegalTransition
+
+MONEY = {"max_digits": 28, "decimal_places": 10}
+ZERO = Decimal("0")
+
+
+class TradingMode(models.TextChoices):
+    DRY_RUN = "DRY_RUN", "Dry run"
+    PAPER = "PAPER", "Paper"
+    LIVE = "LIVE", "Live"
+
+
+class StopLevel(models.TextChoices):
+    NONE = "none", "Trading"
+    PAUSE_ENTRIES = "pause_entries", "Entries paused"
+    HALT = "halt", "Halted"
+    FLATTEN = "flatten", "Flattened"
+
+
+class TradingAccount(models.Model):
+    name = models.CharField(max_length=64, unique=True)
+    exchange_id = models.CharField(max_length=32, default="paper")
+    mode = models.CharField(max_length=8, choices=TradingMode.choices, default=TradingMode.PAPER)
+    quote_currency = models.CharField(max_length=10, default="USDT")
+    starting_balance = models.DecimalField(**MONEY)
+    cash_balance = models.DecimalField(**MONEY)
+    scenario = models.CharField(max_length=32, default="bull", help_text="Market scenario of the paper feed.")
+    scenario_seed = models.PositiveIntegerField(default=42)
+    symbols = models.JSONField(default=list, help_text="Tradable symbols, e.g. BTC/USDT.")
+    feed_cursor = models.PositiveIntegerField(default=0)
+    read_only = models.BooleanField(default=False)
+    stop_level = models.CharField(max_length=16, choices=StopLevel.choices, default=StopLevel.NONE)
+    stop_reason = models.TextField(blank=True)
+    tick_seq = models.PositiveBigIntegerField(default=0, help_text="Sequence number of the live stream.")
+    last_tick_at = models.DateTimeField(null=True, blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="trading_accounts")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(starting_balance__gt=0), name="account_starting_balance_positive"),
+            models.CheckConstraint(condition=Q(cash_balance__gte=0), name="account_cash_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.mode})"
+
+    @property
+    def group_name(self) -> str:
+        return f"account-{self.pk}"
+
+
+class StrategyTier(models.TextChoices):
+    SNIPER = "sniper"
+    HUNTER = "hunter"
+    STRATEGIST = "strategist"
+
+
+class StrategyState(models.TextChoices):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DISABLED = "disabled"
+
+
+class Strategy(models.Model):
+    account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="strategies")
+    name = models.CharField(max_length=64)
+    kind = models.CharField(max_length=64, help_text="Key in the strategy registry.")
+    tier = models.CharField(max_length=16, choices=StrategyTier.choices, default=StrategyTier.HUNTER)
+    params = models.JSONField(default=dict)
+    symbols = models.JSONField(default=list, help_text="Symbols this strategy trades; empty means all.")
+    risk_budget = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.03"))
+    enabled = models.BooleanField(default=True, help_text="Feature flag.")
+    state = models.CharField(max_length=16, choices=StrategyState.choices, default=StrategyState.ACTIVE)
+
+    class Meta:
+        verbose_name_plural = "strategies"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="strategy_unique_name_per_account"),
+            models.CheckConstraint(
+                condition=Q(risk_budget__gte=0, risk_budget__lte=1), name="strategy_risk_budget_share"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} [{self.kind}]"
+
+
+class OrderSide(models.TextChoices):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(models.TextChoices):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class OrderStatus(models.TextChoices):
+    NEW = "new"
+    SUBMITTED = "submitted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+# SPEC T3: new -> submitted -> partially_filled -> filled | cancelled | rejected | expired.
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    OrderStatus.NEW: frozenset({OrderStatus.SUBMITTED, OrderStatus.REJECTED, OrderStatus.CANCELLED}),
+    OrderStatus.SUBMITTED: frozenset(
+        {
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELLED,
+            OrderStatus.REJECTED,
+            OrderStatus.EXPIRED,
+        }
+    ),
+    OrderStatus.PARTIALLY_FILLED: frozenset(
+        {OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
+    ),
+    OrderStatus.FILLED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.REJECTED: frozenset(),
+    OrderStatus.EXPIRED: frozenset(),
+}
+OPEN_ORDER_STATUSES = (OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
+
+
+class Order(models.Model):
+    account = models.ForeignKey(TradingAccount, on_delete=models.PROTECT, related_name="orders")
+    strategy = models.ForeignKey(Strategy, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders")
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4, choices=OrderSide.choices)
+    order_type = models.CharField(max_length=8, choices=OrderType.choices, default=OrderType.MARKET)
+    amount = models.DecimalField(**MONEY)
+    price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Limit price; empty for market.")
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.NEW)
+    # Sent to the exchange as the client order id: a retried submit hits this constraint.
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    exchange_order_id = models.CharField(max_length=64, blank=True)
+    filled_amount = models.DecimalField(**MONEY, default=ZERO)
+    average_price = models.DecimalField(**MONEY, null=True, blank=True)
+    fee = models.DecimalField(**MONEY, default=ZERO)
+    fee_currency = models.CharField(max_length=10, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True)
+    reject_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["account", "-created_at"], name="order_account_recent"),
+            models.Index(fields=["account", "status"], name="order_account_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="order_amount_positive"),
+            models.CheckConstraint(condition=Q(filled_amount__gte=0), name="order_filled_not_negative"),
+            models.CheckConstraint(condition=Q(filled_amount__lte=F("amount")), name="order_filled_within_amount"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="order_fee_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.side} {self.amount} {self.symbol} [{self.status}]"
+
+    def check_transition(self, new_status: str) -> None:
+        if new_status not in ORDER_TRANSITIONS[self.status]:
+            raise IllegalTransition(f"order {self.pk}: {self.status} -> {new_status} is not allowed")
+
+
+class Fill(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
+    account = models.ForeignKey(TradingAccount, on_delete=models.PROTECT, related_name="fills")
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4, choices=OrderSide.choices)
+    amount = models.DecimalField(**MONEY)
+    price = models.DecimalField(**MONEY)
+    fee = models.DecimalField(**MONEY, default=ZERO)
+    fee_currency = models.CharField(max_length=10)
+    liquidity = models.CharField(max_length=5, choices=[("maker", "maker"), ("taker", "taker")], default="taker")
+    exchange_trade_id = models.CharField(max_length=64)
+    correlation_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "-created_at"], name="fill_account_recent")]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "exchange_trade_id"], name="fill_unique_trade_per_order"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="fill_amount_positive"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="fill_price_positive"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="fill_fee_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.side} {self.amount} {self.symbol} @ {self.price}"
+
+    @property
+    def notional(self) -> Decimal:
+        return self.amount * self.price
+
+
+class Position(models.Model):
+    """Spot position per account and symbol, kept after it closes for its realized P&L."""
+
+    account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="positions")
+    symbol = models.CharField(max_length=32)
+    quantity = models.DecimalField(**MONEY, default=ZERO)
+    average_cost = models.DecimalField(**MONEY, default=ZERO, help_text="Per unit, fees included.")
+    realized_pnl = models.DecimalField(**MONEY, default=ZERO)
+    mark_price = models.DecimalField(**MONEY, null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "symbol"], name="position_unique_symbol_per_account"),
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="position_spot_not_short"),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} {self.symbol}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.quantity > 0
+
+    @property
+    def market_value(self) -> Decimal:
+        return self.quantity * (self.mark_price or self.average_cost)
+
+    @property
+    def unrealized_pnl(self) -> Decimal:
+        if not self.is_open or self.mark_price is None:
+            return ZERO
+        return (self.mark_price - self.average_cost) * self.quantity
+
+
+class EquitySnapshot(models.Model):
+    account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="equity_snapshots")
+    ts = models.DateTimeField(default=timezone.now)
+    equity = models.DecimalField(**MONEY)
+    cash = models.DecimalField(**MONEY)
+    positions_value = models.DecimalField(**MONEY)
+    realized_pnl = models.DecimalField(**MONEY)
+    unrealized_pnl = models.DecimalField(**MONEY)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "ts"], name="equity_account_ts")]
+
+    def __str__(self):
+        return f"{self.account_id} {self.ts:%Y-%m-%d %H:%M:%S} {self.equity}"
+
+
+class Candle(models.Model):
+    """OHLCV per venue. `source` is the venue or scenario: two feeds' candles for the same
+    symbol and time are different facts, so it is part of the unique key."""
+
+    source = models.CharField(max_length=64)
+    symbol = models.CharField(max_length=32)
+    timeframe = models.CharField(max_length=8)
+    ts = models.DateTimeField()
+    open = models.DecimalField(**MONEY)
+    high = models.DecimalField(**MONEY)
+    low = models.DecimalField(**MONEY)
+    close = models.DecimalField(**MONEY)
+    volume = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "symbol", "timeframe", "ts"], name="candle_unique_bar"),
+        ]
+
+    def __str__(self):
+        return f"{self.source} {self.symbol} {self.timeframe} {self.ts:%Y-%m-%d %H:%M}"

@@ -1,0 +1,77 @@
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from trading.feeds import EPOCH, STEP, TIMEFRAME
+from trading.models import Candle, EquitySnapshot, Order, Position, TradingAccount
+
+HUNDRED = Decimal("100")
+PCT = Decimal("0.0001")
+
+
+def accounts_visible_to(user) -> QuerySet[TradingAccount]:
+    """The one authorization rule for reading an account: superusers see all, others their own."""
+    if not user.is_authenticated:
+        return TradingAccount.objects.none()
+    if user.is_superuser:
+        return TradingAccount.objects.all()
+    return TradingAccount.objects.filter(members=user)
+
+
+def account_visible(*, user, account_id: int) -> bool:
+    return accounts_visible_to(user).filter(pk=account_id).exists()
+
+
+def positions_open(*, account_id: int) -> QuerySet[Position]:
+    return Position.objects.filter(account_id=account_id, quantity__gt=0).order_by("symbol")
+
+
+def orders_recent(*, account_id: int, limit: int = 20) -> QuerySet[Order]:
+    return Order.objects.filter(account_id=account_id).order_by("-created_at", "-pk")[:limit]
+
+
+def equity_curve(*, account_id: int, limit: int = 500) -> list[EquitySnapshot]:
+    rows = EquitySnapshot.objects.filter(account_id=account_id).order_by("-ts")[:limit]
+    return list(reversed(rows))
+
+
+def _day_start(now: datetime) -> datetime:
+    return datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
+
+
+def equity_at(*, account_id: int, moment: datetime) -> Decimal | None:
+    """Equity of the last snapshot at or before `moment`; None if the account had none yet."""
+    return (
+        EquitySnapshot.objects.filter(account_id=account_id, ts__lte=moment)
+        .order_by("-ts")
+        .values_list("equity", flat=True)
+        .first()
+    )
+
+
+def pnl_summary(*, account: TradingAccount, equity: Decimal, now: datetime | None = None) -> dict[str, Decimal]:
+    """P&L today (since 00:00 UTC), this week (since Monday 00:00 UTC) and in total. A period
+    that began before the account's first snapshot is measured from the starting balance."""
+    now = now or timezone.now()
+    day = _day_start(now)
+    week = day - timedelta(days=day.weekday())
+    out = {"total": equity - account.starting_balance}
+    out["total_pct"] = (out["total"] / account.starting_balance * HUNDRED).quantize(PCT)
+    for key, start in (("today", day), ("week", week)):
+        base = equity_at(account_id=account.pk, moment=start) or account.starting_balance
+        out[key] = equity - base
+        out[f"{key}_pct"] = (out[key] / base * HUNDRED).quantize(PCT)
+    return out
+
+
+def prices_latest(*, account: TradingAccount) -> dict[str, Decimal]:
+    """Close of the candle of the account's last tick, per symbol."""
+    rows = Candle.objects.filter(
+        source=f"scenario:{account.scenario}:{account.scenario_seed}",
+        symbol__in=account.symbols,
+        timeframe=TIMEFRAME,
+        ts=EPOCH + STEP * account.feed_cursor,
+    ).values_list("symbol", "close")
+    return dict(rows)

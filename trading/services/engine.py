@@ -1,0 +1,220 @@
+"""The engine tick (SPEC T7): market data -> strategies -> pre-trade gate -> execute ->
+persist (one transaction) -> audit -> metrics -> push."""
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from compliance.services import Actor, audit_append
+from risk.exceptions import RiskRefused
+from risk.gate import GateContext, OrderIntent, gate_check
+from risk.selectors import config_version_active, policy_of
+from trading import metrics
+from trading.exchanges.paper import PaperExchange
+from trading.feeds import TIMEFRAME, ScenarioFeed
+from trading.live import account_event_publish
+from trading.markets import market_get
+from trading.models import Candle, EquitySnapshot, Position, Strategy, StrategyState, TradingAccount, TradingMode
+from trading.serializers import tick_event
+from trading.services.orders import idempotency_key_for, order_execute_paper
+from trading.strategies import strategy_load
+
+logger = logging.getLogger(__name__)
+ENGINE = Actor.system("engine")
+HUNDRED = Decimal("100")
+HISTORY = 200  # closes handed to strategies; bounds the work per tick
+
+
+@dataclass
+class TickResult:
+    account_id: int
+    seq: int
+    equity: Decimal
+    marks: dict[str, Decimal] = field(default_factory=dict)
+    orders: list = field(default_factory=list)
+    refusals: list = field(default_factory=list)
+
+
+@dataclass
+class _Book:
+    """The account's state during one tick, updated as orders fill."""
+
+    account: TradingAccount
+    positions: dict[str, Position]
+    marks: dict[str, Decimal]
+
+    def position(self, symbol: str) -> Position:
+        if symbol not in self.positions:
+            self.positions[symbol] = Position.objects.create(account=self.account, symbol=symbol)
+        return self.positions[symbol]
+
+    def open_values(self) -> dict[str, Decimal]:
+        return {s: p.quantity * self.marks.get(s, p.average_cost) for s, p in self.positions.items() if p.quantity > 0}
+
+    def equity(self) -> Decimal:
+        return self.account.cash_balance + sum(self.open_values().values(), Decimal("0"))
+
+
+def engine_tick(*, account_id: int, exchange: PaperExchange | None = None) -> TickResult | None:
+    """Advance one account by one candle. One tick per account at a time: a tick that finds
+    the account locked by another worker returns None and does nothing."""
+    started = time.perf_counter()
+    exchange = exchange or PaperExchange()
+    with transaction.atomic():
+        # SKIP LOCKED: a second worker (or a redelivered task) skips instead of queueing.
+        account = TradingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
+        if account is None or account.mode == TradingMode.LIVE:
+            return None
+        result = _tick_locked(account, exchange, correlation_id=uuid.uuid4().hex)
+        transaction.on_commit(lambda: _after_commit(account, result))
+    metrics.tick_latency.observe(time.perf_counter() - started)
+    return result
+
+
+def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlation_id: str) -> TickResult:
+    now = timezone.now()
+    cursor = account.feed_cursor + 1
+    feed = ScenarioFeed(account.scenario, account.scenario_seed)
+    candles = {symbol: feed.candle(symbol, cursor) for symbol in account.symbols}
+    Candle.objects.bulk_create(
+        [Candle(source=feed.source, symbol=s, timeframe=TIMEFRAME, **vars(c)) for s, c in candles.items()],
+        ignore_conflicts=True,
+    )
+    book = _Book(
+        account=account,
+        positions={p.symbol: p for p in Position.objects.filter(account=account)},
+        marks={s: c.close for s, c in candles.items()},
+    )
+    version = config_version_active(account_id=account.pk)
+    config_hash = version.sha256 if version else ""
+    account.tick_seq += 1
+    result = TickResult(account_id=account.pk, seq=account.tick_seq, equity=Decimal("0"), marks=book.marks)
+
+    strategies = Strategy.objects.filter(account=account, enabled=True, state=StrategyState.ACTIVE).order_by("pk")
+    for strategy in strategies:
+        runner = strategy_load(strategy.kind, strategy.params)
+        for symbol in strategy.symbols or account.symbols:
+            if symbol not in candles:
+                continue
+            position = book.positions.get(symbol)
+            qty = position.quantity if position else Decimal("0")
+            signal = runner.decide(
+                symbol=symbol, closes=feed.closes(symbol, end=cursor, length=HISTORY), position_qty=qty
+            )
+            if signal is None:
+                continue
+            if account.mode == TradingMode.DRY_RUN:
+                logger.info("dry run decision", extra={"account": account.pk, "signal": vars(signal)})
+                continue
+            _act(
+                book,
+                strategy,
+                signal,
+                policy=policy_of(version),
+                exchange=exchange,
+                cursor=cursor,
+                correlation_id=correlation_id,
+                config_hash=config_hash,
+                result=result,
+            )
+
+    for symbol, position in book.positions.items():
+        if symbol in book.marks:
+            position.mark_price = book.marks[symbol]
+    Position.objects.bulk_update(list(book.positions.values()), ["mark_price"])
+    result.equity = book.equity()
+    open_positions = [p for p in book.positions.values() if p.quantity > 0]
+    EquitySnapshot.objects.create(
+        account=account,
+        ts=now,
+        equity=result.equity,
+        cash=account.cash_balance,
+        positions_value=sum(book.open_values().values(), Decimal("0")),
+        realized_pnl=sum((p.realized_pnl for p in book.positions.values()), Decimal("0")),
+        unrealized_pnl=sum((p.unrealized_pnl for p in open_positions), Decimal("0")),
+    )
+    account.feed_cursor, account.last_tick_at = cursor, now
+    account.save(update_fields=["feed_cursor", "last_tick_at", "tick_seq", "cash_balance"])
+    return result
+
+
+def _act(
+    book: _Book, strategy: Strategy, signal, *, policy, exchange, cursor, correlation_id, config_hash, result
+) -> None:
+    account, symbol = book.account, signal.symbol
+    market = market_get(symbol)
+    last = book.marks[symbol]
+    price = exchange.quote_price(market=market, side=signal.side, last_price=last)
+    equity = book.equity()
+    if signal.side == "buy":
+        share = min(strategy.risk_budget, policy.max_position_pct / HUNDRED)
+        amount = market.floor_amount(equity * share / price)
+    else:
+        amount = book.positions[symbol].quantity
+    if amount <= 0:
+        return
+    intent = OrderIntent(symbol=symbol, side=signal.side, amount=amount, price=price)
+    try:
+        gate_check(
+            intent,
+            GateContext(
+                policy=policy, stop_level=account.stop_level, equity=equity, position_values=book.open_values()
+            ),
+        )
+    except RiskRefused as refusal:
+        metrics.order_rejections_total.labels(reason=refusal.rule).inc()
+        audit_append(
+            actor=ENGINE,
+            action="risk.refused",
+            obj=strategy,
+            config_hash=config_hash,
+            correlation_id=correlation_id,
+            payload={
+                "account": account.pk,
+                "symbol": symbol,
+                "side": signal.side,
+                "amount": amount,
+                "rule": refusal.rule,
+                "message": str(refusal),
+            },
+        )
+        result.refusals.append(str(refusal))
+        return
+    order, fill = order_execute_paper(
+        account=account,
+        strategy=strategy,
+        position=book.position(symbol),
+        market=market,
+        side=signal.side,
+        amount=amount,
+        last_price=last,
+        exchange=exchange,
+        idempotency_key=idempotency_key_for(
+            account_id=account.pk, cursor=cursor, strategy_id=strategy.pk, symbol=symbol
+        ),
+        correlation_id=correlation_id,
+        config_hash=config_hash,
+        actor=ENGINE,
+    )
+    if fill is None:
+        metrics.order_rejections_total.labels(reason="exchange").inc()
+    result.orders.append(order)
+
+
+def _after_commit(account: TradingAccount, result: TickResult) -> None:
+    label = str(account.pk)
+    filled = [o for o in result.orders if o.status == "filled"]
+    if filled:
+        metrics.fills_total.labels(account=label).inc(len(filled))
+    event = tick_event(account=account, seq=result.seq, marks=result.marks, orders=result.orders)
+    metrics.open_positions.labels(account=label).set(len(event["positions"]))
+    metrics.exposure_pct.labels(account=label).set(float(event["exposure_pct"]))
+    metrics.total_pnl_usd.labels(account=label).set(float(event["pnl"]["total"]))
+    metrics.total_pnl_pct.labels(account=label).set(float(event["pnl"]["total_pct"]))
+    metrics.pnl_daily_usd.labels(account=label).set(float(event["pnl"]["today"]))
+    account_event_publish(account_id=account.pk, event=event)

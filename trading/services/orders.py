@@ -1,0 +1,134 @@
+"""Order lifecycle services. Every state change writes exactly one audit event, in the
+same transaction (SPEC C1, §10)."""
+
+import hashlib
+from decimal import Decimal
+
+from django.utils import timezone
+
+from compliance.services import Actor, audit_append
+from trading.exceptions import OrderRejected
+from trading.exchanges.paper import PaperExchange, PaperFill
+from trading.markets import Market
+from trading.models import Fill, Order, OrderStatus, Position, Strategy, TradingAccount
+from trading.positions import PositionState, cash_delta, position_apply_fill
+
+
+def idempotency_key_for(*, account_id: int, cursor: int, strategy_id: int, symbol: str) -> str:
+    """Deterministic per (account, tick, strategy, symbol): a re-run of the same tick reuses
+    the key, and the unique constraint turns the retry into a no-op. 36 characters, within
+    every major exchange's client-order-id limit."""
+    digest = hashlib.sha256(f"{account_id}:{cursor}:{strategy_id}:{symbol}".encode()).hexdigest()
+    return f"gen-{digest[:32]}"
+
+
+def _order_event(order: Order, *, actor: Actor, config_hash: str, extra: dict | None = None) -> None:
+    payload = {
+        "account": order.account_id,
+        "symbol": order.symbol,
+        "side": order.side,
+        "amount": order.amount,
+        "status": order.status,
+        "client_order_id": order.idempotency_key,
+        **(extra or {}),
+    }
+    audit_append(
+        actor=actor,
+        action=f"order.{order.status}",
+        obj=order,
+        payload=payload,
+        config_hash=config_hash,
+        correlation_id=order.correlation_id,
+    )
+
+
+def order_transition(*, order: Order, status: str, actor: Actor, config_hash: str, extra: dict | None = None) -> None:
+    """Move `order` to `status` (IllegalTransition if the state machine forbids it) and audit."""
+    order.check_transition(status)
+    order.status = status
+    order.save()
+    _order_event(order, actor=actor, config_hash=config_hash, extra=extra)
+
+
+def order_execute_paper(
+    *,
+    account: TradingAccount,
+    strategy: Strategy | None,
+    position: Position,
+    market: Market,
+    side: str,
+    amount: Decimal,
+    last_price: Decimal,
+    exchange: PaperExchange,
+    idempotency_key: str,
+    correlation_id: str,
+    config_hash: str,
+    actor: Actor,
+) -> tuple[Order, PaperFill | None]:
+    """Create, submit and fill (or reject) a market order on the paper exchange, updating the
+    position and the account's cash. Runs inside the caller's transaction, under its lock."""
+    order = Order.objects.create(
+        account=account,
+        strategy=strategy,
+        symbol=market.symbol,
+        side=side,
+        amount=amount,
+        idempotency_key=idempotency_key,
+        correlation_id=correlation_id,
+    )
+    _order_event(order, actor=actor, config_hash=config_hash)
+    order_transition(order=order, status=OrderStatus.SUBMITTED, actor=actor, config_hash=config_hash)
+    try:
+        fill = exchange.execute_market(
+            market=market, side=side, amount=amount, last_price=last_price, available_quote=account.cash_balance
+        )
+    except OrderRejected as exc:
+        order.reject_reason = str(exc)
+        order_transition(
+            order=order, status=OrderStatus.REJECTED, actor=actor, config_hash=config_hash, extra={"reason": str(exc)}
+        )
+        return order, None
+    Fill.objects.create(
+        order=order,
+        account=account,
+        symbol=market.symbol,
+        side=side,
+        amount=fill.amount,
+        price=fill.price,
+        fee=fill.fee,
+        fee_currency=fill.fee_currency,
+        liquidity=fill.liquidity,
+        exchange_trade_id=fill.trade_id,
+        correlation_id=correlation_id,
+    )
+    order.filled_amount, order.average_price = fill.amount, fill.price
+    order.fee, order.fee_currency = fill.fee, fill.fee_currency
+    order.exchange_order_id = f"paper-{order.pk}"
+    order_transition(
+        order=order,
+        status=OrderStatus.FILLED,
+        actor=actor,
+        config_hash=config_hash,
+        extra={"price": fill.price, "fee": fill.fee},
+    )
+    _position_book(position, side=side, fill=fill)
+    account.cash_balance += cash_delta(side=side, amount=fill.amount, price=fill.price, fee=fill.fee)
+    return order, fill
+
+
+def _position_book(position: Position, *, side: str, fill: PaperFill) -> None:
+    state = position_apply_fill(
+        PositionState(position.quantity, position.average_cost, position.realized_pnl),
+        side=side,
+        amount=fill.amount,
+        price=fill.price,
+        fee=fill.fee,
+    )
+    if position.quantity == 0 and state.quantity > 0:
+        position.opened_at = timezone.now()
+    position.quantity, position.average_cost, position.realized_pnl = (
+        state.quantity,
+        state.average_cost,
+        state.realized_pnl,
+    )
+    position.save()

@@ -1,0 +1,20 @@
+from celery import shared_task
+
+from genesis_site.services import heartbeat_record
+from trading.models import TradingAccount, TradingMode
+from trading.services.engine import engine_tick
+
+
+@shared_task(name="trading.engine_tick_all", ignore_result=True)
+def engine_tick_all_task() -> None:
+    """Fan out one tick task per tradable account (the beat entry)."""
+    for account_id in TradingAccount.objects.exclude(mode=TradingMode.LIVE).values_list("pk", flat=True):
+        engine_tick_task.delay(account_id)
+
+
+@shared_task(name="trading.engine_tick", bind=True, ignore_result=True)
+def engine_tick_task(self, account_id: int) -> None:
+    """Tick one account. Safe to deliver twice: the account row lock lets one run at a time,
+    and each order's deterministic client order id makes a repeated tick a no-op."""
+    heartbeat_record(name=f"worker:{self.request.hostname or 'embedded'}")
+    engine_tick(account_id=account_id)
