@@ -51,3 +51,13 @@ def test_state_json_has_what_the_overview_renders():
     client.force_login(user)
     state = json.loads(client.get(f"/accounts/{account.pk}/state.json").content)
     assert {"seq", "equity", "pnl", "positions", "orders", "curve", "prices", "config", "mode"} <= set(state)
+
+
+def test_admin_shows_the_audit_trail_read_only():
+    admin_user = UserFactory(username="root")
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save()
+    client = Client()
+    client.force_login(admin_user)
+    assert client.get("/admin/compliance/auditevent/").status_code == 200
+    assert client.get("/admin/compliance/auditevent/add/").status_code == 403
