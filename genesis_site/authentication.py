@@ -1,4 +1,5 @@
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from genesis_site.models import BotToken
@@ -25,3 +26,13 @@ class BotTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+class BotTokenScheme(OpenApiAuthenticationExtension):
+    """Documents the bot token as an HTTP bearer scheme in the OpenAPI schema."""
+
+    target_class = "genesis_site.authentication.BotTokenAuthentication"
+    name = "botToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A bot token from `manage.py bot_token create`."}

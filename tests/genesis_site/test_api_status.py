@@ -145,3 +145,13 @@ def test_the_openapi_schema_documents_status_for_authenticated_users(member):
     schema = response.json()
     assert "/api/v1/status" in schema["paths"] and "/api/v1/ping" in schema["paths"]
     assert session_client(user).get("/api/docs/").status_code == 200
+
+
+def test_the_schema_documents_the_bearer_scheme(member):
+    user, _ = member
+    schema = session_client(user).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert schema["components"]["securitySchemes"]["botToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A bot token from `manage.py bot_token create`.",
+    }

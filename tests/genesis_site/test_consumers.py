@@ -1,7 +1,9 @@
 import pytest
-from asgiref.sync import sync_to_async
+import pytest_asyncio
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 
 from genesis_site.asgi import application
@@ -10,6 +12,14 @@ from tests.trading.factories import TradingAccountFactory
 from trading.live import account_event_publish
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def close_thread_connections():
+    # The consumer's ORM calls run on asgiref's executor thread; close that thread's
+    # connection so the test database can be dropped at the end of the session.
+    yield
+    await database_sync_to_async(connections.close_all)()
 
 
 def session_cookie(user) -> bytes:
@@ -27,7 +37,7 @@ def communicator(account_id: int, *, cookie: bytes | None, origin: bytes | None 
     return WebsocketCommunicator(application, f"/ws/accounts/{account_id}/", headers=headers)
 
 
-@sync_to_async
+@database_sync_to_async
 def member_and_account():
     user = UserFactory()
     return user, TradingAccountFactory(members=[user]), session_cookie(user)
@@ -38,7 +48,7 @@ async def test_a_member_joins_the_account_group_and_receives_server_events():
     ws = communicator(account.pk, cookie=cookie)
     connected, _ = await ws.connect()
     assert connected
-    await sync_to_async(account_event_publish)(account_id=account.pk, event={"type": "tick", "seq": 7})
+    await database_sync_to_async(account_event_publish)(account_id=account.pk, event={"type": "tick", "seq": 7})
     assert await ws.receive_json_from(timeout=2) == {"type": "tick", "seq": 7}
     await ws.send_json_to({"type": "halt"})
     assert (await ws.receive_json_from(timeout=2))["type"] == "error"
@@ -60,6 +70,6 @@ async def test_a_foreign_or_missing_origin_is_refused(origin):
 
 async def test_a_user_cannot_join_another_accounts_group():
     _, _, cookie = await member_and_account()
-    other = await sync_to_async(TradingAccountFactory)()
+    other = await database_sync_to_async(TradingAccountFactory)()
     connected, _ = await communicator(other.pk, cookie=cookie).connect()
     assert not connected
