@@ -20,15 +20,7 @@ run: $(STAMP)
 ## run-full: web, celery worker and celery beat as separate processes (needs DATABASE_URL, REDIS_URL)
 run-full: $(STAMP)
 	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "run-full needs DATABASE_URL and REDIS_URL"; exit 2; }
-	rm -rf var/metrics && mkdir -p var/metrics
-	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/metrics $(PY) manage.py migrate --noinput
-	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/metrics $(PY) manage.py seed_demo
-	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/metrics sh -c '\
-	  trap "kill 0" INT TERM EXIT; \
-	  $(PY) -m celery -A genesis_site worker --loglevel=INFO --concurrency=2 & \
-	  $(PY) -m celery -A genesis_site beat --loglevel=INFO --schedule=var/celerybeat-schedule & \
-	  $(PY) manage.py serve --no-seed --port $(PORT) & \
-	  wait'
+	PY=$(PY) PORT=$(PORT) bash deploy/run-full.sh
 
 ## test: the whole suite; PostgreSQL/Redis tests run when DATABASE_URL/REDIS_URL are set
 test: $(STAMP)

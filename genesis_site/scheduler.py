@@ -45,6 +45,7 @@ class EmbeddedScheduler:
         ]
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genesis-scheduler")
         self.tasks: list[asyncio.Task] = []
+        self.stopping = asyncio.Event()
 
     def start(self) -> None:
         for name, interval, args in self.entries:
@@ -55,14 +56,20 @@ class EmbeddedScheduler:
         run = sync_to_async(run_task_inline, thread_sensitive=False, executor=self.executor)
         loop = asyncio.get_running_loop()
         next_at = loop.time()
-        while True:
+        while not self.stopping.is_set():
             await run(name, args)
             # Fixed-rate schedule: a slow run delays the next one but does not shift the grid.
             next_at = max(next_at + interval, loop.time())
-            await asyncio.sleep(next_at - loop.time())
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=next_at - loop.time())
+            except TimeoutError:
+                pass
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
+        """Let the running task finish, then stop. The loop must keep turning meanwhile: a
+        task's async_to_sync (a channel-layer send) runs on this loop, so blocking it here
+        (or cancelling the await while the thread still runs) would deadlock or orphan it."""
+        self.stopping.set()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.executor.shutdown(wait=False)
+        logger.info("embedded scheduler stopped")
