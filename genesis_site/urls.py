@@ -17,6 +17,7 @@ dashboard_patterns = (
 api_v1_patterns = [
     path("ping", api.ping, name="ping"),
     path("", include("trading.api.urls")),
+    path("", include("compliance.api.urls")),
 ]
 
 urlpatterns = [

@@ -24,6 +24,12 @@ class StopLevel(models.TextChoices):
     FLATTEN = "flatten", "Flattened"
 
 
+class TaxLotMethod(models.TextChoices):
+    FIFO = "FIFO", "First in, first out"
+    LIFO = "LIFO", "Last in, first out"
+    HIFO = "HIFO", "Highest cost in, first out"
+
+
 class TradingAccount(models.Model):
     name = models.CharField(max_length=64, unique=True)
     exchange_id = models.CharField(max_length=32, default="paper")
@@ -36,6 +42,7 @@ class TradingAccount(models.Model):
     symbols = models.JSONField(default=list, help_text="Tradable symbols, e.g. BTC/USDT.")
     feed_cursor = models.PositiveIntegerField(default=0)
     read_only = models.BooleanField(default=False)
+    tax_lot_method = models.CharField(max_length=4, choices=TaxLotMethod.choices, default=TaxLotMethod.FIFO)
     stop_level = models.CharField(max_length=16, choices=StopLevel.choices, default=StopLevel.NONE)
     stop_reason = models.TextField(blank=True)
     tick_seq = models.PositiveBigIntegerField(default=0, help_text="Sequence number of the live stream.")
