@@ -1,10 +1,20 @@
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.utils import timezone
 
 from compliance.chain import GENESIS_HASH, event_hash, json_safe
-from compliance.models import ActorType, AuditChainHead, AuditEvent
+from compliance.exceptions import SignOffRefused
+from compliance.models import (
+    ActorType,
+    AuditChainHead,
+    AuditEvent,
+    SignOff,
+    SignOffDecision,
+    SignOffRole,
+    SignOffSubject,
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,10 @@ def audit_append(
     # can link to the same predecessor, whatever the number of concurrent workers.
     head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
     if head is None:
-        head = AuditChainHead.objects.create(pk=1, sequence=0, hash=GENESIS_HASH)
+        # First event ever: two appenders may both get here. ON CONFLICT DO NOTHING lets one
+        # insert win without an error for the other; then both queue on the row lock.
+        AuditChainHead.objects.bulk_create([AuditChainHead(pk=1, sequence=0, hash=GENESIS_HASH)], ignore_conflicts=True)
+        head = AuditChainHead.objects.select_for_update().get(pk=1)
     fields = {
         "sequence": head.sequence + 1,
         "ts": timezone.now(),
@@ -55,3 +68,62 @@ def audit_append(
     event = AuditEvent.objects.create(**fields, hash=event_hash(**fields))
     AuditChainHead.objects.filter(pk=1).update(sequence=event.sequence, hash=event.hash)
     return event
+
+
+def signoff_permission(role: str) -> str:
+    return f"compliance.sign_as_{role}"
+
+
+def signoff_validate(*, account, subject: str, role: str, decision: str, comment: str, user) -> str:
+    """Check a sign-off before it is recorded; returns the config hash it will be bound to.
+    PermissionDenied when the user may not sign in that role; SignOffRefused otherwise."""
+    from risk.selectors import config_version_active  # risk imports this module
+
+    for field, value, allowed in (
+        ("subject", subject, SignOffSubject),
+        ("role", role, SignOffRole),
+        ("decision", decision, SignOffDecision),
+    ):
+        if value not in allowed.values:
+            raise SignOffRefused(f"{field}: {value!r} is not one of {', '.join(allowed.values)}")
+    if not user.has_perm(signoff_permission(role)):
+        raise PermissionDenied(f"{user.get_username()} may not sign off as {role}")
+    if not comment.strip():
+        raise SignOffRefused("comment: a comment is required with every sign-off")
+    version = config_version_active(account_id=account.pk)
+    if version is None:
+        raise SignOffRefused(f"account {account.name} has no active configuration to sign off")
+    return version.sha256
+
+
+def signoff_record(*, account, subject: str, subject_ref: str, role: str, decision: str, comment: str, user) -> SignOff:
+    """Record one role's approval or rejection, bound to the account's active config hash,
+    audited in the same transaction. Never edits an earlier sign-off: history is kept."""
+    config_hash = signoff_validate(
+        account=account, subject=subject, role=role, decision=decision, comment=comment, user=user
+    )
+    with transaction.atomic():
+        signoff = SignOff.objects.create(
+            account=account,
+            subject=subject,
+            subject_ref=subject_ref,
+            config_hash=config_hash,
+            role=role,
+            decision=decision,
+            comment=comment,
+            signed_by=user,
+        )
+        audit_append(
+            actor=Actor.from_user(user),
+            action=f"signoff.{decision}",
+            obj=signoff,
+            config_hash=config_hash,
+            payload={
+                "account": account.pk,
+                "subject": subject,
+                "subject_ref": subject_ref,
+                "role": role,
+                "comment": comment,
+            },
+        )
+    return signoff

@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from compliance.exceptions import ComplianceError
 from risk.exceptions import ConfigInvalid, RiskError, RiskRefused
 from trading.exceptions import IllegalTransition, TradingError
 
@@ -49,7 +50,7 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, TradingError | RiskError):
+    if isinstance(exc, TradingError | RiskError | ComplianceError):
         fields = {"policy": exc.errors} if isinstance(exc, ConfigInvalid) else None
         code = DOMAIN_STATUS.get(type(exc), status.HTTP_400_BAD_REQUEST)
         return Response(error_body(exc.code, str(exc), fields), status=code)

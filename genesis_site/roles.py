@@ -1,3 +1,4 @@
-"""Roles are Django groups (SPEC S1). Their permissions are granted as features land."""
+"""Roles are Django groups (SPEC S1); `legal` signs go-live decisions (SPEC C2). Their
+permissions are granted by migrations as features land."""
 
-ROLES = ("viewer", "operator", "risk_manager", "compliance_officer", "admin")
+ROLES = ("viewer", "operator", "risk_manager", "compliance_officer", "legal", "admin")

@@ -147,6 +147,14 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "genesis_site.heartbeat_record", "schedule": GENESIS_HEARTBEAT_SECONDS},
 }
 
+# The audit chain head is exported, HMAC-signed, outside the database (SPEC C1), so that a
+# rewrite of the whole chain is detected. Production has no default key.
+GENESIS_AUDIT_HEAD_KEY = env_str("GENESIS_AUDIT_HEAD_KEY")
+GENESIS_AUDIT_HEAD_PATH = Path(env_str("GENESIS_AUDIT_HEAD_PATH") or VAR_DIR / "audit_head.json")
+
+# Retention archives (compressed JSON lines + checksum) are written here before any purge.
+GENESIS_ARCHIVE_DIR = Path(env_str("GENESIS_ARCHIVE_DIR") or VAR_DIR / "archive")
+
 # --- Auth, sessions, API -----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

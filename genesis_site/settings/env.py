@@ -57,9 +57,9 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def dev_secret_key(var_dir: Path) -> str:
+def dev_secret_key(var_dir: Path, name: str = "secret_key") -> str:
     """A per-checkout development key, generated once and kept under var/ (git-ignored)."""
-    path = var_dir / "secret_key"
+    path = var_dir / name
     if path.exists():
         return path.read_text().strip()
     var_dir.mkdir(parents=True, exist_ok=True)

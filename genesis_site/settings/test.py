@@ -7,6 +7,7 @@ tests start real web, worker and beat processes against real PostgreSQL and Redi
 from .base import *  # noqa: F403
 
 SECRET_KEY = "test-only-not-secret"  # noqa: S105
+GENESIS_AUDIT_HEAD_KEY = "test-audit-head-key"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://"
@@ -17,3 +18,5 @@ STATIC_ROOT = None  # WhiteNoise serves from the finders; nothing is collected i
 # Connections opened by database_sync_to_async threads must close after each use, or the
 # test database cannot be dropped at the end of the run.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    DATABASES["default"]["ENGINE"] = "tests.pgbackend"  # noqa: F405

@@ -23,8 +23,12 @@ def append(n: int, start: int = 0) -> list[AuditEvent]:
 
 
 def raw_update(sql: str, params: list) -> None:
-    # Bypass the ORM like a tamperer with table access would.
+    """Tamper as the table owner would: on PostgreSQL that takes disabling the append-only
+    triggers first (only an owner may); the test transaction rolls all of it back."""
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE compliance_auditevent DISABLE TRIGGER USER")
+            cursor.execute("ALTER TABLE compliance_auditchainhead DISABLE TRIGGER USER")
         cursor.execute(sql, params)
 
 
