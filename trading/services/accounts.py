@@ -1,0 +1,55 @@
+"""Account-level state changes: the safety ladder's mode switch (SPEC T8)."""
+
+from django.db import transaction
+
+from compliance.services import Actor, audit_append
+from risk.selectors import config_version_active
+from trading.exceptions import TradingError
+from trading.models import TradingAccount, TradingMode
+
+
+class ModeChangeRefused(TradingError):
+    code = "mode_change_refused"
+
+
+def live_blockers(account: TradingAccount) -> list[str]:
+    """Every reason the account may not trade LIVE now. The go-live gate (SPEC V5) is built by
+    the validation issue; until then no GO decision can exist, so LIVE is always refused."""
+    version = config_version_active(account_id=account.pk)
+    reasons = []
+    if version is None:
+        reasons.append("no active risk configuration")
+    else:
+        reasons.append(f"no GO decision exists for configuration v{version.version} ({version.sha256[:12]})")
+    if account.exchange_id == "paper":
+        reasons.append("no exchange credentials: the account trades on the paper exchange")
+    if account.read_only:
+        reasons.append("the account is read-only")
+    return reasons
+
+
+def account_mode_set(*, account_id: int, mode: str, actor: Actor, reason: str) -> TradingAccount:
+    """Switch the account's mode, audited with the reason. LIVE is refused with every blocker."""
+    if mode not in TradingMode.values:
+        raise ModeChangeRefused(f"mode: {mode!r} is not one of {', '.join(TradingMode.values)}")
+    if not reason.strip():
+        raise ModeChangeRefused("reason: a reason is required for a mode change")
+    with transaction.atomic():
+        # The row lock orders the change against a running tick of this account.
+        account = TradingAccount.objects.select_for_update().get(pk=account_id)
+        if mode == TradingMode.LIVE and (blockers := live_blockers(account)):
+            raise ModeChangeRefused("LIVE refused: " + "; ".join(blockers))
+        previous = account.mode
+        if previous == mode:
+            return account
+        account.mode = mode
+        account.save(update_fields=["mode"])
+        version = config_version_active(account_id=account.pk)
+        audit_append(
+            actor=actor,
+            action="account.mode_changed",
+            obj=account,
+            payload={"from": previous, "to": mode, "reason": reason},
+            config_hash=version.sha256 if version else "",
+        )
+    return account
