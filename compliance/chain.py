@@ -6,6 +6,20 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 GENESIS_HASH = "0" * 64
+# Every field of an audit event that its hash covers, in the order of `event_hash`'s arguments.
+HASHED_FIELDS = (
+    "sequence",
+    "ts",
+    "actor_type",
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "payload",
+    "config_hash",
+    "correlation_id",
+    "prev_hash",
+)
 
 
 def _json_default(value):

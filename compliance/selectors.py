@@ -1,23 +1,10 @@
 from dataclasses import dataclass
 
-from compliance.chain import GENESIS_HASH, event_hash
+from compliance.chain import GENESIS_HASH, HASHED_FIELDS, event_hash
 from compliance.head import ExportedHead
 from compliance.models import AuditChainHead, AuditEvent, SignOff
 
-_FIELDS = (
-    "sequence",
-    "ts",
-    "actor_type",
-    "actor",
-    "action",
-    "object_type",
-    "object_id",
-    "payload",
-    "config_hash",
-    "correlation_id",
-    "prev_hash",
-    "hash",
-)
+_FIELDS = (*HASHED_FIELDS, "hash")
 
 
 @dataclass(frozen=True)

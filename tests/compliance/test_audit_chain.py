@@ -3,12 +3,13 @@ import itertools
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import transaction
 
 from compliance.chain import GENESIS_HASH
 from compliance.models import AuditChainHead, AuditEvent
 from compliance.selectors import audit_chain_verify
 from compliance.services import Actor, audit_append
+from tests.compliance.tamper import as_table_owner
 
 pytestmark = pytest.mark.django_db
 ACTOR = Actor.system("tests")
@@ -20,16 +21,6 @@ def append(n: int, start: int = 0) -> list[AuditEvent]:
         for i in range(start, start + n):
             events.append(audit_append(actor=ACTOR, action="test.event", payload={"i": i, "amount": "1.50"}))
     return events
-
-
-def raw_update(sql: str, params: list) -> None:
-    """Tamper as the table owner would: on PostgreSQL that takes disabling the append-only
-    triggers first (only an owner may); the test transaction rolls all of it back."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE compliance_auditevent DISABLE TRIGGER USER")
-            cursor.execute("ALTER TABLE compliance_auditchainhead DISABLE TRIGGER USER")
-        cursor.execute(sql, params)
 
 
 def test_appended_events_link_into_a_verifiable_chain():
@@ -45,7 +36,7 @@ def test_appended_events_link_into_a_verifiable_chain():
 
 def test_a_tampered_payload_is_found_at_its_sequence():
     append(6)
-    raw_update("UPDATE compliance_auditevent SET payload = %s WHERE sequence = 4", ['{"i": 3, "amount": "1500"}'])
+    as_table_owner("UPDATE compliance_auditevent SET payload = %s WHERE sequence = 4", ['{"i": 3, "amount": "1500"}'])
     result = audit_chain_verify()
     assert not result.ok
     assert result.first_broken_sequence == 4
@@ -55,7 +46,7 @@ def test_a_tampered_payload_is_found_at_its_sequence():
 
 def test_a_rehashed_row_breaks_the_link_of_the_next_one():
     events = append(5)
-    raw_update("UPDATE compliance_auditevent SET hash = %s WHERE sequence = 2", ["f" * 64])
+    as_table_owner("UPDATE compliance_auditevent SET hash = %s WHERE sequence = 2", ["f" * 64])
     result = audit_chain_verify()
     assert result.first_broken_sequence == 2  # its own hash no longer matches its content
     assert events[2].prev_hash != "f" * 64
@@ -63,7 +54,7 @@ def test_a_rehashed_row_breaks_the_link_of_the_next_one():
 
 def test_a_deleted_row_is_named_as_missing():
     append(5)
-    raw_update("DELETE FROM compliance_auditevent WHERE sequence = %s", [3])
+    as_table_owner("DELETE FROM compliance_auditevent WHERE sequence = %s", [3])
     result = audit_chain_verify()
     assert (result.ok, result.first_broken_sequence) == (False, 3)
     assert "missing" in result.reason
@@ -71,7 +62,7 @@ def test_a_deleted_row_is_named_as_missing():
 
 def test_a_truncated_tail_is_caught_by_the_chain_head():
     append(5)
-    raw_update("DELETE FROM compliance_auditevent WHERE sequence >= %s", [4])
+    as_table_owner("DELETE FROM compliance_auditevent WHERE sequence >= %s", [4])
     result = audit_chain_verify()
     assert (result.ok, result.first_broken_sequence) == (False, 4)
     assert "shorter than its recorded head" in result.reason
@@ -94,6 +85,6 @@ def test_verify_audit_command_names_the_first_broken_sequence(capsys):
     append(3)
     call_command("verify_audit")
     assert "audit chain ok: 3 events" in capsys.readouterr().out
-    raw_update("UPDATE compliance_auditevent SET actor = %s WHERE sequence = 2", ["mallory"])
+    as_table_owner("UPDATE compliance_auditevent SET actor = %s WHERE sequence = 2", ["mallory"])
     with pytest.raises(CommandError, match="broken at sequence 2"):
         call_command("verify_audit")

@@ -3,29 +3,17 @@ import json
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import override_settings
 
-from compliance.chain import GENESIS_HASH, event_hash
+from compliance.chain import GENESIS_HASH, HASHED_FIELDS, event_hash
 from compliance.head import HeadInvalid, audit_head_export, audit_head_read
-from compliance.models import AuditEvent
+from compliance.models import AuditChainHead, AuditEvent
 from compliance.selectors import audit_chain_verify
 from compliance.services import Actor, audit_append
+from tests.compliance.tamper import as_table_owner
 
 pytestmark = pytest.mark.django_db
-FIELDS = (
-    "sequence",
-    "ts",
-    "actor_type",
-    "actor",
-    "action",
-    "object_type",
-    "object_id",
-    "payload",
-    "config_hash",
-    "correlation_id",
-    "prev_hash",
-)
 
 
 @pytest.fixture
@@ -44,21 +32,16 @@ def append(n: int) -> None:
 def rewrite_whole_chain(changed_sequence: int) -> None:
     """What an owner with full table access could do: change one event and recompute every
     hash after it, so that the chain verifies on its own."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE compliance_auditevent DISABLE TRIGGER USER")
-            cursor.execute("ALTER TABLE compliance_auditchainhead DISABLE TRIGGER USER")
+    as_table_owner("SELECT 1")  # disables the triggers for the rest of the test transaction
     prev = GENESIS_HASH
     for event in AuditEvent.objects.order_by("sequence"):
-        fields = {f: getattr(event, f) for f in FIELDS}
+        fields = {f: getattr(event, f) for f in HASHED_FIELDS}
         if event.sequence == changed_sequence:
             fields["payload"] = {"i": 999}
         fields["prev_hash"] = prev
         new_hash = event_hash(**fields)
         AuditEvent.objects.filter(pk=event.pk).update(payload=fields["payload"], prev_hash=prev, hash=new_hash)
         prev = new_hash
-    from compliance.models import AuditChainHead
-
     AuditChainHead.objects.filter(pk=1).update(hash=prev)
 
 
@@ -83,15 +66,11 @@ def test_a_whole_chain_rewrite_verifies_alone_but_not_against_the_exported_head(
 def test_a_chain_cut_below_the_exported_head_is_detected(head_path):
     append(5)
     audit_head_export()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE compliance_auditevent DISABLE TRIGGER USER")
-            cursor.execute("ALTER TABLE compliance_auditchainhead DISABLE TRIGGER USER")
-        cursor.execute("DELETE FROM compliance_auditevent WHERE sequence > 3")
-        cursor.execute(
-            "UPDATE compliance_auditchainhead SET sequence = 3, hash = "
-            "(SELECT hash FROM compliance_auditevent WHERE sequence = 3)"
-        )
+    as_table_owner("DELETE FROM compliance_auditevent WHERE sequence > 3")
+    as_table_owner(
+        "UPDATE compliance_auditchainhead SET sequence = 3, hash = "
+        "(SELECT hash FROM compliance_auditevent WHERE sequence = 3)"
+    )
     assert audit_chain_verify().ok
     result = audit_chain_verify(anchor=audit_head_read())
     assert (result.ok, result.first_broken_sequence) == (False, 4)
