@@ -6,15 +6,16 @@ from django.db.models import Max
 from compliance.services import Actor, audit_append
 from risk.exceptions import ConfigInvalid
 from risk.models import ConfigVersion
-from risk.policy import policy_parse
+from risk.policy import policy_check
 
 
 def config_version_create(*, account, content: str, author, reason: str, actor: Actor) -> ConfigVersion:
-    """Validate and store a new immutable version (not yet active). Raises ConfigInvalid
-    listing every problem; nothing is stored then."""
-    policy_parse(content)
-    if not reason.strip():
-        raise ConfigInvalid(["reason: a reason is required for every configuration version"])
+    """Validate and store a new immutable version (not yet active), with its warnings.
+    Raises ConfigInvalid listing every problem; nothing is stored then."""
+    check = policy_check(content)
+    errors = check.errors + ([] if reason.strip() else ["reason: a reason is required for every configuration version"])
+    if errors:
+        raise ConfigInvalid(errors)
     digest = hashlib.sha256(content.encode()).hexdigest()
     with transaction.atomic():
         # Lock the account row: two concurrent creates must not both take the same number.
@@ -29,6 +30,7 @@ def config_version_create(*, account, content: str, author, reason: str, actor: 
             author=author,
             reason=reason,
             parent=active,
+            warnings=check.warnings,
         )
         audit_append(
             actor=actor,

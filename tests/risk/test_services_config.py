@@ -54,3 +54,20 @@ def test_the_database_allows_only_one_active_version_per_account():
     with pytest.raises(IntegrityError), transaction.atomic():
         ConfigVersion.objects.filter(pk=v2.pk).update(is_active=True)
     assert v1.is_active
+
+
+def test_warnings_are_stored_with_the_version_and_errors_are_all_listed():
+    account = TradingAccountFactory()
+    version = config_version_create(
+        account=account, content="max_total_exposure_pct: 60\n", author=None, reason="aggressive test", actor=TESTER
+    )
+    assert "max_total_exposure_pct: exposure cap 60 % is above 50 %" in version.warnings
+    with pytest.raises(ConfigInvalid) as caught:
+        config_version_create(
+            account=account, content="stop_loss_pct: 20\nmax_spread_pct: 11\n", author=None, reason="", actor=TESTER
+        )
+    assert caught.value.errors == [
+        "stop_loss_pct: stop loss 20 % is not below take profit 12 %",
+        "max_spread_pct: 11 % exceeds the 10 % limit",
+        "reason: a reason is required for every configuration version",
+    ]
