@@ -31,6 +31,7 @@ class GateContext:
     stop_level: str
     equity: Decimal
     position_values: dict[str, Decimal] = field(default_factory=dict)  # open positions only
+    open_breakers: tuple[str, ...] = ()
 
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal:
@@ -42,6 +43,12 @@ def _check_stop_level(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> 
         raise RiskRefused("kill_switch", f"trading is stopped ({ctx.stop_level}); no orders")
     if ctx.stop_level == "pause_entries" and is_entry:
         raise RiskRefused("pause_entries", "entries are paused; only exits are allowed")
+
+
+def _check_breakers(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
+    # Entries wait for the breaker; exits still go out, and their failures feed the breaker.
+    if is_entry and ctx.open_breakers:
+        raise RiskRefused("circuit_breaker", f"circuit breaker open: {', '.join(ctx.open_breakers)}")
 
 
 def _check_position_count(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
@@ -62,7 +69,7 @@ def _check_position_size(intent: OrderIntent, ctx: GateContext, is_entry: bool) 
         raise RiskRefused("max_position_pct", f"position {pct:.2f} % of equity would exceed max {limit} %")
 
 
-RULES = (_check_stop_level, _check_position_count, _check_position_size)
+RULES = (_check_stop_level, _check_breakers, _check_position_count, _check_position_size)
 
 
 def gate_check(intent: OrderIntent, ctx: GateContext) -> None:

@@ -30,3 +30,23 @@ class ConfigVersion(models.Model):
 
     def __str__(self):
         return f"v{self.version} {self.sha256[:12]}"
+
+
+class CircuitBreakerState(models.Model):
+    """The persisted state of one breaker (SPEC R5), so a restart does not close it."""
+
+    account = models.ForeignKey("trading.TradingAccount", on_delete=models.CASCADE, related_name="breakers")
+    source = models.CharField(max_length=32)
+    state = models.CharField(max_length=10, default="closed")
+    failures = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    probes_in_flight = models.PositiveIntegerField(default=0)
+    probe_successes = models.PositiveIntegerField(default=0)
+    trips = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "source"], name="breaker_unique_source_per_account")]
+
+    def __str__(self):
+        return f"{self.source}: {self.state}"

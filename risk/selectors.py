@@ -1,5 +1,9 @@
-from risk.models import ConfigVersion
-from risk.policy import RiskPolicy, policy_parse
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from risk.models import CircuitBreakerState, ConfigVersion
+from risk.policy import Breaker, RiskPolicy, policy_parse
 
 
 def config_version_active(*, account_id: int) -> ConfigVersion | None:
@@ -9,3 +13,16 @@ def config_version_active(*, account_id: int) -> ConfigVersion | None:
 def policy_of(version: ConfigVersion | None) -> RiskPolicy:
     """The parsed policy of a version (cached by content); the schema defaults without one."""
     return policy_parse(version.content) if version else RiskPolicy()
+
+
+def breakers_open(*, account_id: int, now: datetime | None = None) -> list[str]:
+    """Sources whose breaker is open and still inside its recovery timeout."""
+    now = now or timezone.now()
+    policy = policy_of(config_version_active(account_id=account_id))
+    configs = policy.circuit_breakers or {}
+    rows = CircuitBreakerState.objects.filter(account_id=account_id, state="open").values_list("source", "opened_at")
+    return sorted(
+        source
+        for source, opened_at in rows
+        if now - opened_at < timedelta(seconds=configs.get(source, Breaker()).recovery_seconds)
+    )

@@ -1,12 +1,18 @@
 import hashlib
+from dataclasses import asdict
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from compliance.services import Actor, audit_append
+from risk import breakers as cb
+from risk import metrics
 from risk.exceptions import ConfigInvalid
-from risk.models import ConfigVersion
-from risk.policy import policy_check
+from risk.models import CircuitBreakerState, ConfigVersion
+from risk.policy import BREAKER_SOURCES, Breaker, policy_check
+from risk.selectors import config_version_active, policy_of
 
 
 def config_version_create(*, account, content: str, author, reason: str, actor: Actor) -> ConfigVersion:
@@ -66,3 +72,66 @@ def config_version_activate(
             config_hash=version.sha256,
         )
     return version
+
+
+def _breaker_config(account_id: int, source: str) -> Breaker:
+    breakers = policy_of(config_version_active(account_id=account_id)).circuit_breakers or {}
+    return breakers.get(source, Breaker())
+
+
+def _breaker_locked(account_id: int, source: str) -> CircuitBreakerState:
+    if source not in BREAKER_SOURCES:
+        raise ValueError(f"unknown breaker source {source!r}; known: {', '.join(BREAKER_SOURCES)}")
+    CircuitBreakerState.objects.bulk_create(
+        [CircuitBreakerState(account_id=account_id, source=source)], ignore_conflicts=True
+    )
+    return CircuitBreakerState.objects.select_for_update().get(account_id=account_id, source=source)
+
+
+def _breaker_save(row: CircuitBreakerState, state: cb.BreakerState) -> None:
+    for name, value in asdict(state).items():
+        setattr(row, name, value)
+    row.save()
+    metrics.breaker_state.labels(account=str(row.account_id), source=row.source).set(cb.STATE_VALUE[row.state])
+
+
+def breaker_record(*, account_id: int, source: str, ok: bool, now: datetime | None = None) -> str:
+    """Record one outcome of calls guarded by the breaker; returns its state. A trip is
+    audited and counted. The row lock serializes workers reporting at the same time."""
+    now, cfg = now or timezone.now(), _breaker_config(account_id, source)
+    with transaction.atomic():
+        row = _breaker_locked(account_id, source)
+        current = cb.BreakerState(row.state, row.failures, row.opened_at, row.probes_in_flight, row.probe_successes)
+        tripped = False
+        if ok:
+            state = cb.breaker_success(current, cfg, now)
+        else:
+            state, tripped = cb.breaker_failure(current, cfg, now)
+        if tripped:
+            row.trips += 1
+            metrics.breaker_trips_total.labels(account=str(account_id), source=source).inc()
+            audit_append(
+                actor=Actor.system("breakers"),
+                action="breaker.opened",
+                obj=row,
+                payload={
+                    "account": account_id,
+                    "source": source,
+                    "after": current.state,
+                    "recovery_seconds": cfg.recovery_seconds,
+                },
+            )
+        _breaker_save(row, state)
+    return state.state
+
+
+def breaker_allow(*, account_id: int, source: str, now: datetime | None = None) -> bool:
+    """Whether a guarded call may go now; in half-open this takes one probe slot."""
+    now, cfg = now or timezone.now(), _breaker_config(account_id, source)
+    with transaction.atomic():
+        row = _breaker_locked(account_id, source)
+        current = cb.BreakerState(row.state, row.failures, row.opened_at, row.probes_in_flight, row.probe_successes)
+        allowed, state = cb.breaker_allow(current, cfg, now)
+        if state != current:
+            _breaker_save(row, state)
+    return allowed

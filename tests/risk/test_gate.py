@@ -69,3 +69,11 @@ def test_the_kill_switch_refuses_every_order(level):
     for side in ("buy", "sell"):
         with pytest.raises(RiskRefused, match="kill_switch"):
             gate_check(OrderIntent(symbol="BTC/USDT", side=side, amount=D("1"), price=D("1")), ctx(stop_level=level))
+
+
+def test_an_open_breaker_refuses_entries_and_lets_exits_through():
+    with pytest.raises(RiskRefused, match="circuit_breaker: circuit breaker open: latency"):
+        gate_check(buy(), ctx(open_breakers=("latency",)))
+    gate_check(
+        OrderIntent(symbol="BTC/USDT", side="sell", amount=D("1"), price=D("1")), ctx(open_breakers=("latency",))
+    )

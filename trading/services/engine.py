@@ -13,7 +13,8 @@ from django.utils import timezone
 from compliance.services import Actor, audit_append
 from risk.exceptions import RiskRefused
 from risk.gate import GateContext, OrderIntent, gate_check
-from risk.selectors import config_version_active, policy_of
+from risk.policy import RiskPolicy
+from risk.selectors import breakers_open, config_version_active, policy_of
 from trading import metrics
 from trading.exchanges.paper import PaperExchange
 from trading.feeds import TIMEFRAME, ScenarioFeed
@@ -60,6 +61,20 @@ class _Book:
         return self.account.cash_balance + sum(self.open_values().values(), Decimal("0"))
 
 
+@dataclass(frozen=True)
+class _Tick:
+    """What every decision of one tick shares."""
+
+    book: _Book
+    policy: RiskPolicy
+    config_hash: str
+    correlation_id: str
+    cursor: int
+    open_breakers: tuple[str, ...]
+    exchange: PaperExchange
+    result: TickResult
+
+
 def engine_tick(*, account_id: int, exchange: PaperExchange | None = None) -> TickResult | None:
     """Advance one account by one candle. One tick per account at a time: a tick that finds
     the account locked by another worker returns None and does nothing."""
@@ -94,6 +109,16 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     config_hash = version.sha256 if version else ""
     account.tick_seq += 1
     result = TickResult(account_id=account.pk, seq=account.tick_seq, equity=Decimal("0"), marks=book.marks)
+    tick = _Tick(
+        book=book,
+        policy=policy_of(version),
+        config_hash=config_hash,
+        correlation_id=correlation_id,
+        cursor=cursor,
+        open_breakers=tuple(breakers_open(account_id=account.pk, now=now)),
+        exchange=exchange,
+        result=result,
+    )
 
     strategies = Strategy.objects.filter(account=account, enabled=True, state=StrategyState.ACTIVE).order_by("pk")
     for strategy in strategies:
@@ -111,17 +136,7 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
             if account.mode == TradingMode.DRY_RUN:
                 logger.info("dry run decision", extra={"account": account.pk, "signal": vars(signal)})
                 continue
-            _act(
-                book,
-                strategy,
-                signal,
-                policy=policy_of(version),
-                exchange=exchange,
-                cursor=cursor,
-                correlation_id=correlation_id,
-                config_hash=config_hash,
-                result=result,
-            )
+            _act(tick, strategy, signal)
 
     for symbol, position in book.positions.items():
         if symbol in book.marks:
@@ -143,9 +158,9 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     return result
 
 
-def _act(
-    book: _Book, strategy: Strategy, signal, *, policy, exchange, cursor, correlation_id, config_hash, result
-) -> None:
+def _act(tick: _Tick, strategy: Strategy, signal) -> None:
+    book, policy, exchange, result = tick.book, tick.policy, tick.exchange, tick.result
+    correlation_id, config_hash, cursor = tick.correlation_id, tick.config_hash, tick.cursor
     account, symbol = book.account, signal.symbol
     market = market_get(symbol)
     last = book.marks[symbol]
@@ -163,7 +178,11 @@ def _act(
         gate_check(
             intent,
             GateContext(
-                policy=policy, stop_level=account.stop_level, equity=equity, position_values=book.open_values()
+                policy=policy,
+                stop_level=account.stop_level,
+                equity=equity,
+                position_values=book.open_values(),
+                open_breakers=tick.open_breakers,
             ),
         )
     except RiskRefused as refusal:
