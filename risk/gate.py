@@ -32,6 +32,7 @@ class GateContext:
     equity: Decimal
     position_values: dict[str, Decimal] = field(default_factory=dict)  # open positions only
     open_breakers: tuple[str, ...] = ()
+    locked_symbols: frozenset[str] = frozenset()
 
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal:
@@ -49,6 +50,11 @@ def _check_breakers(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> No
     # Entries wait for the breaker; exits still go out, and their failures feed the breaker.
     if is_entry and ctx.open_breakers:
         raise RiskRefused("circuit_breaker", f"circuit breaker open: {', '.join(ctx.open_breakers)}")
+
+
+def _check_symbol_lock(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
+    if is_entry and intent.symbol in ctx.locked_symbols:
+        raise RiskRefused("symbol_lock", f"entries in {intent.symbol} are paused by a symbol lock")
 
 
 def _check_position_count(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
@@ -69,7 +75,7 @@ def _check_position_size(intent: OrderIntent, ctx: GateContext, is_entry: bool) 
         raise RiskRefused("max_position_pct", f"position {pct:.2f} % of equity would exceed max {limit} %")
 
 
-RULES = (_check_stop_level, _check_breakers, _check_position_count, _check_position_size)
+RULES = (_check_stop_level, _check_breakers, _check_symbol_lock, _check_position_count, _check_position_size)
 
 
 def gate_check(intent: OrderIntent, ctx: GateContext) -> None:

@@ -50,3 +50,20 @@ class CircuitBreakerState(models.Model):
 
     def __str__(self):
         return f"{self.source}: {self.state}"
+
+
+class SymbolLock(models.Model):
+    """No new entries in `symbol` until `until` (SPEC R6, pause per symbol); exits still run."""
+
+    account = models.ForeignKey("trading.TradingAccount", on_delete=models.CASCADE, related_name="symbol_locks")
+    symbol = models.CharField(max_length=32)
+    until = models.DateTimeField()
+    reason = models.TextField()
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "symbol", "until"], name="symbol_lock_active")]
+
+    def __str__(self):
+        return f"{self.symbol} locked until {self.until:%Y-%m-%d %H:%M}"

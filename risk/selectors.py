@@ -2,7 +2,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from risk.models import CircuitBreakerState, ConfigVersion
+from risk.models import CircuitBreakerState, ConfigVersion, SymbolLock
 from risk.policy import Breaker, RiskPolicy, policy_parse
 
 
@@ -26,3 +26,9 @@ def breakers_open(*, account_id: int, now: datetime | None = None) -> list[str]:
         for source, opened_at in rows
         if now - opened_at < timedelta(seconds=configs.get(source, Breaker()).recovery_seconds)
     )
+
+
+def symbols_locked(*, account_id: int, now: datetime | None = None) -> frozenset[str]:
+    """Symbols with a running entry lock."""
+    now = now or timezone.now()
+    return frozenset(SymbolLock.objects.filter(account_id=account_id, until__gt=now).values_list("symbol", flat=True))

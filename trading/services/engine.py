@@ -14,7 +14,7 @@ from compliance.services import Actor, audit_append
 from risk.exceptions import RiskRefused
 from risk.gate import GateContext, OrderIntent, gate_check
 from risk.policy import RiskPolicy
-from risk.selectors import breakers_open, config_version_active, policy_of
+from risk.selectors import breakers_open, config_version_active, policy_of, symbols_locked
 from trading import metrics
 from trading.exchanges.paper import PaperExchange
 from trading.feeds import TIMEFRAME, ScenarioFeed
@@ -71,6 +71,7 @@ class _Tick:
     correlation_id: str
     cursor: int
     open_breakers: tuple[str, ...]
+    locked_symbols: frozenset[str]
     exchange: PaperExchange
     result: TickResult
 
@@ -116,11 +117,15 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
         correlation_id=correlation_id,
         cursor=cursor,
         open_breakers=tuple(breakers_open(account_id=account.pk, now=now)),
+        locked_symbols=symbols_locked(account_id=account.pk, now=now),
         exchange=exchange,
         result=result,
     )
 
-    strategies = Strategy.objects.filter(account=account, enabled=True, state=StrategyState.ACTIVE).order_by("pk")
+    # Paused strategies still run, for their exits only (SPEC R6: exits keep working).
+    strategies = Strategy.objects.filter(
+        account=account, enabled=True, state__in=(StrategyState.ACTIVE, StrategyState.PAUSED)
+    ).order_by("pk")
     for strategy in strategies:
         runner = strategy_load(strategy.kind, strategy.params)
         for symbol in strategy.symbols or account.symbols:
@@ -131,7 +136,7 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
             signal = runner.decide(
                 symbol=symbol, closes=feed.closes(symbol, end=cursor, length=HISTORY), position_qty=qty
             )
-            if signal is None:
+            if signal is None or (strategy.state == StrategyState.PAUSED and signal.side == "buy"):
                 continue
             if account.mode == TradingMode.DRY_RUN:
                 logger.info("dry run decision", extra={"account": account.pk, "signal": vars(signal)})
@@ -183,6 +188,7 @@ def _act(tick: _Tick, strategy: Strategy, signal) -> None:
                 equity=equity,
                 position_values=book.open_values(),
                 open_breakers=tick.open_breakers,
+                locked_symbols=tick.locked_symbols,
             ),
         )
     except RiskRefused as refusal:

@@ -1,0 +1,68 @@
+import hashlib
+
+from django.db import transaction
+from django.db.models import Max
+
+from compliance.services import Actor, audit_append
+from risk.exceptions import ConfigInvalid
+from risk.models import ConfigVersion
+from risk.policy import policy_check
+
+
+def config_version_create(*, account, content: str, author, reason: str, actor: Actor) -> ConfigVersion:
+    """Validate and store a new immutable version (not yet active), with its warnings.
+    Raises ConfigInvalid listing every problem; nothing is stored then."""
+    check = policy_check(content)
+    errors = check.errors + ([] if reason.strip() else ["reason: a reason is required for every configuration version"])
+    if errors:
+        raise ConfigInvalid(errors)
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    with transaction.atomic():
+        # Lock the account row: two concurrent creates must not both take the same number.
+        type(account).objects.select_for_update().get(pk=account.pk)
+        last = ConfigVersion.objects.filter(account=account).aggregate(n=Max("version"))["n"] or 0
+        active = ConfigVersion.objects.filter(account=account, is_active=True).first()
+        version = ConfigVersion.objects.create(
+            account=account,
+            version=last + 1,
+            content=content,
+            sha256=digest,
+            author=author,
+            reason=reason,
+            parent=active,
+            warnings=check.warnings,
+        )
+        audit_append(
+            actor=actor,
+            action="config.created",
+            obj=version,
+            payload={"account": account.pk, "version": version.version, "sha256": digest, "reason": reason},
+            config_hash=active.sha256 if active else "",
+        )
+    return version
+
+
+def config_version_activate(
+    *, version: ConfigVersion, actor: Actor, reason: str, action: str = "config.activated"
+) -> ConfigVersion:
+    """Make `version` the account's only active version, audited. Rollback is this service
+    applied to an earlier version, with action "config.rolled_back"."""
+    with transaction.atomic():
+        type(version.account).objects.select_for_update().get(pk=version.account_id)
+        previous = ConfigVersion.objects.filter(account_id=version.account_id, is_active=True).first()
+        ConfigVersion.objects.filter(account_id=version.account_id, is_active=True).update(is_active=False)
+        ConfigVersion.objects.filter(pk=version.pk).update(is_active=True)
+        version.is_active = True
+        audit_append(
+            actor=actor,
+            action=action,
+            obj=version,
+            payload={
+                "account": version.account_id,
+                "version": version.version,
+                "reason": reason,
+                "previous_version": previous.version if previous else None,
+            },
+            config_hash=version.sha256,
+        )
+    return version
