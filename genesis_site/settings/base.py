@@ -145,6 +145,8 @@ GENESIS_HEARTBEAT_STALE_SECONDS = env_number("GENESIS_HEARTBEAT_STALE_SECONDS", 
 CELERY_BEAT_SCHEDULE = {
     "engine-tick-all": {"task": "trading.engine_tick_all", "schedule": GENESIS_TICK_SECONDS},
     "heartbeat": {"task": "genesis_site.heartbeat_record", "schedule": GENESIS_HEARTBEAT_SECONDS},
+    "audit-head-export": {"task": "compliance.audit_head_export", "schedule": 60.0},
+    "retention-apply": {"task": "compliance.retention_apply", "schedule": 6 * 3600.0},
 }
 
 # The audit chain head is exported, HMAC-signed, outside the database (SPEC C1), so that a

@@ -94,3 +94,11 @@ def test_verify_audit_reports_the_head_it_checked(head_path, capsys):
     append(2)  # events after the export still verify
     call_command("verify_audit")
     assert "audit chain ok: 5 events, holds the exported head #3" in capsys.readouterr().out
+
+
+def test_the_scheduled_task_exports_the_head(head_path):
+    from compliance.tasks import audit_head_export_task
+
+    append(2)
+    audit_head_export_task.delay()
+    assert audit_head_read().sequence == 2
