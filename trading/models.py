@@ -224,6 +224,7 @@ class Position(models.Model):
     average_cost = models.DecimalField(**MONEY, default=ZERO, help_text="Per unit, fees included.")
     realized_pnl = models.DecimalField(**MONEY, default=ZERO)
     mark_price = models.DecimalField(**MONEY, null=True, blank=True)
+    high_water_mark = models.DecimalField(**MONEY, null=True, blank=True, help_text="Highest mark since entry.")
     opened_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

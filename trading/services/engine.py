@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from compliance.services import Actor, audit_append
 from risk.exceptions import RiskRefused
+from risk.exits import exit_reason
 from risk.gate import GateContext, OrderIntent, gate_check
 from risk.policy import RiskPolicy
 from risk.selectors import breakers_open, config_version_active, policy_of, symbols_locked
@@ -23,7 +24,7 @@ from trading.markets import market_get
 from trading.models import Candle, EquitySnapshot, Position, Strategy, StrategyState, TradingAccount, TradingMode
 from trading.serializers import tick_event
 from trading.services.orders import idempotency_key_for, order_execute_paper
-from trading.strategies import strategy_load
+from trading.strategies import Signal, strategy_load
 
 logger = logging.getLogger(__name__)
 ENGINE = Actor.system("engine")
@@ -122,6 +123,7 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
         result=result,
     )
 
+    exited = _risk_exits(tick)
     # Paused strategies still run, for their exits only (SPEC R6: exits keep working).
     strategies = Strategy.objects.filter(
         account=account, enabled=True, state__in=(StrategyState.ACTIVE, StrategyState.PAUSED)
@@ -136,7 +138,9 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
             signal = runner.decide(
                 symbol=symbol, closes=feed.closes(symbol, end=cursor, length=HISTORY), position_qty=qty
             )
-            if signal is None or (strategy.state == StrategyState.PAUSED and signal.side == "buy"):
+            if signal is None or (
+                signal.side == "buy" and (strategy.state == StrategyState.PAUSED or symbol in exited)
+            ):
                 continue
             if account.mode == TradingMode.DRY_RUN:
                 logger.info("dry run decision", extra={"account": account.pk, "signal": vars(signal)})
@@ -145,8 +149,8 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
 
     for symbol, position in book.positions.items():
         if symbol in book.marks:
-            position.mark_price = book.marks[symbol]
-    Position.objects.bulk_update(list(book.positions.values()), ["mark_price"])
+            _mark(position, book.marks[symbol])
+    Position.objects.bulk_update(list(book.positions.values()), ["mark_price", "high_water_mark"])
     result.equity = book.equity()
     open_positions = [p for p in book.positions.values() if p.quantity > 0]
     EquitySnapshot.objects.create(
@@ -163,7 +167,35 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     return result
 
 
-def _act(tick: _Tick, strategy: Strategy, signal) -> None:
+def _mark(position: Position, mark: Decimal) -> None:
+    position.mark_price = mark
+    if position.quantity > 0:
+        position.high_water_mark = max(position.high_water_mark or position.average_cost, mark)
+    else:
+        position.high_water_mark = None
+
+
+def _risk_exits(tick: _Tick) -> set[str]:
+    """Mark every position, then close those whose stop loss, take profit or trailing stop is
+    hit (SPEC R4), whatever the strategies say. Returns the symbols exited this tick, which
+    may not be re-entered in the same tick."""
+    book, exited = tick.book, set()
+    for symbol, position in list(book.positions.items()):
+        mark = book.marks.get(symbol)
+        if mark is None or position.quantity <= 0:
+            continue
+        _mark(position, mark)
+        reason = exit_reason(
+            average_cost=position.average_cost, mark=mark, high_water_mark=position.high_water_mark, policy=tick.policy
+        )
+        if reason:
+            _act(tick, None, Signal(symbol, "sell", reason))
+            exited.add(symbol)
+    return exited
+
+
+def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
+    """Size, gate and execute one signal. `strategy` is None for the risk exits of SPEC R4."""
     book, policy, exchange, result = tick.book, tick.policy, tick.exchange, tick.result
     correlation_id, config_hash, cursor = tick.correlation_id, tick.config_hash, tick.cursor
     account, symbol = book.account, signal.symbol
@@ -196,7 +228,7 @@ def _act(tick: _Tick, strategy: Strategy, signal) -> None:
         audit_append(
             actor=ENGINE,
             action="risk.refused",
-            obj=strategy,
+            obj=strategy or account,
             config_hash=config_hash,
             correlation_id=correlation_id,
             payload={
@@ -220,11 +252,12 @@ def _act(tick: _Tick, strategy: Strategy, signal) -> None:
         last_price=last,
         exchange=exchange,
         idempotency_key=idempotency_key_for(
-            account_id=account.pk, cursor=cursor, strategy_id=strategy.pk, symbol=symbol
+            account_id=account.pk, cursor=cursor, strategy_id=strategy.pk if strategy else 0, symbol=symbol
         ),
         correlation_id=correlation_id,
         config_hash=config_hash,
         actor=ENGINE,
+        reason=signal.reason,
     )
     if fill is None:
         metrics.order_rejections_total.labels(reason="exchange").inc()

@@ -64,9 +64,11 @@ def order_execute_paper(
     correlation_id: str,
     config_hash: str,
     actor: Actor,
+    reason: str = "",
 ) -> tuple[Order, PaperFill | None]:
     """Create, submit and fill (or reject) a market order on the paper exchange, updating the
-    position and the account's cash. Runs inside the caller's transaction, under its lock."""
+    position and the account's cash. Runs inside the caller's transaction, under its lock.
+    `reason` (the signal or exit rule behind the order) is kept in its first audit event."""
     order = Order.objects.create(
         account=account,
         strategy=strategy,
@@ -76,7 +78,7 @@ def order_execute_paper(
         idempotency_key=idempotency_key,
         correlation_id=correlation_id,
     )
-    _order_event(order, actor=actor, config_hash=config_hash)
+    _order_event(order, actor=actor, config_hash=config_hash, extra={"reason": reason} if reason else None)
     order_transition(order=order, status=OrderStatus.SUBMITTED, actor=actor, config_hash=config_hash)
     try:
         fill = exchange.execute_market(
