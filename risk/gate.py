@@ -33,6 +33,9 @@ class GateContext:
     position_values: dict[str, Decimal] = field(default_factory=dict)  # open positions only
     open_breakers: tuple[str, ...] = ()
     locked_symbols: frozenset[str] = frozenset()
+    pnl_today_pct: Decimal = Decimal("0")
+    pnl_week_pct: Decimal = Decimal("0")
+    drawdown_pct: Decimal = Decimal("0")  # from peak equity
 
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal:
@@ -57,6 +60,25 @@ def _check_symbol_lock(intent: OrderIntent, ctx: GateContext, is_entry: bool) ->
         raise RiskRefused("symbol_lock", f"entries in {intent.symbol} are paused by a symbol lock")
 
 
+def _check_pnl_stops(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
+    """Daily and weekly stops and the drawdown limit halt new entries for their period."""
+    if not is_entry:
+        return
+    p = ctx.policy
+    if p.daily_stop_pct and ctx.pnl_today_pct <= -p.daily_stop_pct:
+        raise RiskRefused(
+            "daily_stop", f"P&L today {ctx.pnl_today_pct:.2f} % breaches the daily stop -{p.daily_stop_pct} %"
+        )
+    if p.weekly_stop_pct and ctx.pnl_week_pct <= -p.weekly_stop_pct:
+        raise RiskRefused(
+            "weekly_stop", f"P&L this week {ctx.pnl_week_pct:.2f} % breaches the weekly stop -{p.weekly_stop_pct} %"
+        )
+    if p.max_drawdown_pct and ctx.drawdown_pct >= p.max_drawdown_pct:
+        raise RiskRefused(
+            "max_drawdown", f"drawdown {ctx.drawdown_pct:.2f} % from peak reaches the max {p.max_drawdown_pct} %"
+        )
+
+
 def _check_position_count(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
     opens_new = is_entry and intent.symbol not in ctx.position_values
     limit = ctx.policy.max_open_positions
@@ -75,7 +97,14 @@ def _check_position_size(intent: OrderIntent, ctx: GateContext, is_entry: bool) 
         raise RiskRefused("max_position_pct", f"position {pct:.2f} % of equity would exceed max {limit} %")
 
 
-RULES = (_check_stop_level, _check_breakers, _check_symbol_lock, _check_position_count, _check_position_size)
+RULES = (
+    _check_stop_level,
+    _check_breakers,
+    _check_symbol_lock,
+    _check_pnl_stops,
+    _check_position_count,
+    _check_position_size,
+)
 
 
 def gate_check(intent: OrderIntent, ctx: GateContext) -> None:

@@ -46,6 +46,9 @@ class TradingAccount(models.Model):
     stop_level = models.CharField(max_length=16, choices=StopLevel.choices, default=StopLevel.NONE)
     stop_reason = models.TextField(blank=True)
     tick_seq = models.PositiveBigIntegerField(default=0, help_text="Sequence number of the live stream.")
+    peak_equity = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Highest equity seen; drawdowns are from it."
+    )
     last_tick_at = models.DateTimeField(null=True, blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="trading_accounts")
     created_at = models.DateTimeField(default=timezone.now)

@@ -92,10 +92,13 @@ def trading_halt(*, account_id: int, actor: Actor, reason: str) -> int:
     many orders were cancelled."""
     with transaction.atomic():
         account = _locked_account(account_id, reason)
-        return _halt_locked(account, actor, reason, level=StopLevel.HALT)
+        return trading_halt_locked(account, actor, reason, level=StopLevel.HALT)
 
 
-def _halt_locked(account: TradingAccount, actor: Actor, reason: str, *, level: str) -> int:
+def trading_halt_locked(
+    account: TradingAccount, actor: Actor, reason: str, *, level: str = StopLevel.HALT
+) -> int:
+    """Halt an account whose row the caller has locked (the engine's automatic halt)."""
     _set_level(account, level, reason)
     version = config_version_active(account_id=account.pk)
     config_hash = version.sha256 if version else ""
@@ -118,7 +121,7 @@ def trading_flatten(*, account_id: int, actor: Actor, reason: str, exchange: Pap
     exchange = exchange or PaperExchange()
     with transaction.atomic():
         account = _locked_account(account_id, reason)
-        _halt_locked(account, actor, reason, level=StopLevel.FLATTEN)
+        trading_halt_locked(account, actor, reason, level=StopLevel.FLATTEN)
         version = config_version_active(account_id=account.pk)
         correlation_id = uuid.uuid4().hex
         closed = 0

@@ -77,3 +77,23 @@ def test_an_open_breaker_refuses_entries_and_lets_exits_through():
     gate_check(
         OrderIntent(symbol="BTC/USDT", side="sell", amount=D("1"), price=D("1")), ctx(open_breakers=("latency",))
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule", "text"),
+    [
+        ("pnl_today_pct", D("-3.2"), "daily_stop", "P&L today -3.20 % breaches the daily stop -3 %"),
+        ("pnl_week_pct", D("-7"), "weekly_stop", "P&L this week -7.00 % breaches the weekly stop -7 %"),
+        ("drawdown_pct", D("10"), "max_drawdown", "drawdown 10.00 % from peak reaches the max 10 %"),
+    ],
+)
+def test_pnl_stops_and_drawdown_halt_entries_naming_the_numbers(field, value, rule, text):
+    with pytest.raises(RiskRefused, match=rule) as caught:
+        gate_check(buy(), ctx(**{field: value}))
+    assert text in str(caught.value)
+    exit_intent = OrderIntent(symbol="BTC/USDT", side="sell", amount=D("1"), price=D("1"))
+    gate_check(exit_intent, ctx(**{field: value}))  # exits still allowed
+
+
+def test_pnl_just_inside_the_stops_passes():
+    gate_check(buy(), ctx(pnl_today_pct=D("-2.99"), pnl_week_pct=D("-6.99"), drawdown_pct=D("9.99")))

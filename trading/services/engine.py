@@ -16,12 +16,14 @@ from risk.exits import exit_reason
 from risk.gate import GateContext, OrderIntent, gate_check
 from risk.policy import RiskPolicy
 from risk.selectors import breakers_open, config_version_active, policy_of, symbols_locked
+from risk.services.stops import trading_halt_locked
 from trading import metrics
 from trading.exchanges.paper import PaperExchange
 from trading.feeds import TIMEFRAME, ScenarioFeed
 from trading.live import account_event_publish
 from trading.markets import market_get
 from trading.models import Candle, EquitySnapshot, Position, Strategy, StrategyState, TradingAccount, TradingMode
+from trading.selectors import pnl_summary
 from trading.serializers import tick_event
 from trading.services.orders import idempotency_key_for, order_execute_paper
 from trading.strategies import Signal, strategy_load
@@ -73,6 +75,9 @@ class _Tick:
     cursor: int
     open_breakers: tuple[str, ...]
     locked_symbols: frozenset[str]
+    pnl_today_pct: Decimal
+    pnl_week_pct: Decimal
+    drawdown_pct: Decimal
     exchange: PaperExchange
     result: TickResult
 
@@ -111,14 +116,23 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     config_hash = version.sha256 if version else ""
     account.tick_seq += 1
     result = TickResult(account_id=account.pk, seq=account.tick_seq, equity=Decimal("0"), marks=book.marks)
+    policy = policy_of(version)
+    equity = book.equity()
+    pnl = pnl_summary(account=account, equity=equity, now=now)
+    account.peak_equity = max(account.peak_equity or account.starting_balance, equity)
+    drawdown = (account.peak_equity - equity) / account.peak_equity * HUNDRED
+    _drawdown_guard(account, policy, drawdown, config_hash)
     tick = _Tick(
         book=book,
-        policy=policy_of(version),
+        policy=policy,
         config_hash=config_hash,
         correlation_id=correlation_id,
         cursor=cursor,
         open_breakers=tuple(breakers_open(account_id=account.pk, now=now)),
         locked_symbols=symbols_locked(account_id=account.pk, now=now),
+        pnl_today_pct=pnl["today_pct"],
+        pnl_week_pct=pnl["week_pct"],
+        drawdown_pct=drawdown,
         exchange=exchange,
         result=result,
     )
@@ -163,8 +177,24 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
         unrealized_pnl=sum((p.unrealized_pnl for p in open_positions), Decimal("0")),
     )
     account.feed_cursor, account.last_tick_at = cursor, now
-    account.save(update_fields=["feed_cursor", "last_tick_at", "tick_seq", "cash_balance"])
+    account.peak_equity = max(account.peak_equity, result.equity)
+    account.save(update_fields=["feed_cursor", "last_tick_at", "tick_seq", "cash_balance", "peak_equity"])
     return result
+
+
+def _drawdown_guard(account: TradingAccount, policy: RiskPolicy, drawdown: Decimal, config_hash: str) -> None:
+    """The kill switch engages by itself on a drawdown from the peak equity (trailing, not from
+    the start) at or beyond the policy's limit (SPEC R6), before this tick can place an order."""
+    if (
+        policy.max_drawdown_pct
+        and drawdown >= policy.max_drawdown_pct
+        and account.stop_level in ("none", "pause_entries")
+    ):
+        reason = (
+            f"automatic: drawdown {drawdown:.2f} % from peak {account.peak_equity:.2f} "
+            f"reached max {policy.max_drawdown_pct} %"
+        )
+        trading_halt_locked(account, Actor.system("drawdown_guard"), reason)
 
 
 def _mark(position: Position, mark: Decimal) -> None:
@@ -221,6 +251,9 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
                 position_values=book.open_values(),
                 open_breakers=tick.open_breakers,
                 locked_symbols=tick.locked_symbols,
+                pnl_today_pct=tick.pnl_today_pct,
+                pnl_week_pct=tick.pnl_week_pct,
+                drawdown_pct=tick.drawdown_pct,
             ),
         )
     except RiskRefused as refusal:
