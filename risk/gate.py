@@ -19,6 +19,12 @@ class OrderIntent:
     side: str
     amount: Decimal
     price: Decimal  # expected fill price, slippage included
+    fee_rate: Decimal = Decimal("0")
+    min_notional: Decimal = Decimal("0")
+
+    @property
+    def base(self) -> str:
+        return self.symbol.split("/")[0]
 
     @property
     def notional(self) -> Decimal:
@@ -26,16 +32,30 @@ class OrderIntent:
 
 
 @dataclass(frozen=True)
+class Pacing:
+    """Recent trading activity of the account, for the pacing rules."""
+
+    trades_today: int = 0
+    trades_last_hour: int = 0
+    new_positions_last_hour: int = 0
+    seconds_since_last_trade: float | None = None
+    seconds_since_symbol_trade: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class GateContext:
     policy: RiskPolicy
     stop_level: str
     equity: Decimal
+    mode: str = "PAPER"
+    data_age_seconds: float = 0.0
     position_values: dict[str, Decimal] = field(default_factory=dict)  # open positions only
     open_breakers: tuple[str, ...] = ()
     locked_symbols: frozenset[str] = frozenset()
     pnl_today_pct: Decimal = Decimal("0")
     pnl_week_pct: Decimal = Decimal("0")
     drawdown_pct: Decimal = Decimal("0")  # from peak equity
+    pacing: Pacing = field(default_factory=Pacing)
 
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal:
@@ -47,6 +67,19 @@ def _check_stop_level(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> 
         raise RiskRefused("kill_switch", f"trading is stopped ({ctx.stop_level}); no orders")
     if ctx.stop_level == "pause_entries" and is_entry:
         raise RiskRefused("pause_entries", "entries are paused; only exits are allowed")
+
+
+def _check_mode(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
+    if ctx.mode == "DRY_RUN":
+        raise RiskRefused("mode", "the account is in DRY_RUN: decisions are logged, no orders are placed")
+
+
+def _check_data_freshness(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
+    limit = ctx.policy.stale_data_seconds
+    if limit and ctx.data_age_seconds > limit:
+        raise RiskRefused(
+            "data_freshness", f"price of {intent.symbol} is {ctx.data_age_seconds:.0f} s old, limit {limit} s"
+        )
 
 
 def _check_breakers(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
@@ -79,6 +112,62 @@ def _check_pnl_stops(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> N
         )
 
 
+def _check_exposure(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
+    if not is_entry:
+        return
+    total = sum(ctx.position_values.values(), Decimal("0")) + intent.notional
+    pct, limit = _pct(total, ctx.equity), ctx.policy.max_total_exposure_pct
+    if pct > limit:
+        raise RiskRefused("max_total_exposure", f"exposure {pct:.1f} % would exceed max {limit} %")
+
+
+def _check_asset_cap(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
+    if not is_entry:
+        return
+    held = sum((v for s, v in ctx.position_values.items() if s.split("/")[0] == intent.base), Decimal("0"))
+    pct, limit = _pct(held + intent.notional, ctx.equity), ctx.policy.max_asset_pct
+    if pct > limit:
+        raise RiskRefused("max_asset_pct", f"{intent.base} exposure {pct:.2f} % would exceed max {limit} %")
+
+
+def _check_pacing(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
+    """Trade pacing applies to entries: an exit is never delayed by it."""
+    if not is_entry:
+        return
+    p, pace = ctx.policy, ctx.pacing
+    counts = (
+        ("max_trades_per_day", pace.trades_today, p.max_trades_per_day, "trades today"),
+        ("max_trades_per_hour", pace.trades_last_hour, p.max_trades_per_hour, "trades in the last hour"),
+        (
+            "max_new_positions_per_hour",
+            pace.new_positions_last_hour,
+            p.max_new_positions_per_hour,
+            "new positions in the last hour",
+        ),
+    )
+    for rule, count, limit, what in counts:
+        if count + 1 > limit:
+            raise RiskRefused(rule, f"{count + 1} {what} would exceed max {limit}")
+    gaps = (
+        ("min_seconds_between_trades", pace.seconds_since_last_trade, p.min_seconds_between_trades, "last trade"),
+        (
+            "min_seconds_per_symbol",
+            pace.seconds_since_symbol_trade.get(intent.symbol),
+            p.min_seconds_per_symbol,
+            f"last {intent.symbol} trade",
+        ),
+    )
+    for rule, since, limit, what in gaps:
+        if since is not None and since < limit:
+            raise RiskRefused(rule, f"{since:.0f} s since the {what}, min {limit} s")
+
+
+def _check_min_notional(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
+    net = intent.notional * (1 - intent.fee_rate)
+    if net < intent.min_notional:
+        raise RiskRefused("min_notional", f"notional {net:.4f} after fees is below the minimum {intent.min_notional}")
+
+
 def _check_position_count(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
     opens_new = is_entry and intent.symbol not in ctx.position_values
     limit = ctx.policy.max_open_positions
@@ -97,13 +186,21 @@ def _check_position_size(intent: OrderIntent, ctx: GateContext, is_entry: bool) 
         raise RiskRefused("max_position_pct", f"position {pct:.2f} % of equity would exceed max {limit} %")
 
 
+# In the order of SPEC R3: kill switch, mode, breakers, data freshness, exposure caps, position
+# count, per-asset cap, pacing, P&L stops and drawdown, fee-adjusted minimum notional.
 RULES = (
     _check_stop_level,
+    _check_mode,
     _check_breakers,
+    _check_data_freshness,
     _check_symbol_lock,
-    _check_pnl_stops,
+    _check_exposure,
     _check_position_count,
     _check_position_size,
+    _check_asset_cap,
+    _check_pacing,
+    _check_pnl_stops,
+    _check_min_notional,
 )
 
 

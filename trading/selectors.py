@@ -1,9 +1,10 @@
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from risk.gate import Pacing
 from trading.feeds import EPOCH, STEP, TIMEFRAME
 from trading.models import Candle, EquitySnapshot, Order, Position, TradingAccount
 
@@ -75,3 +76,19 @@ def prices_latest(*, account: TradingAccount) -> dict[str, Decimal]:
         ts=EPOCH + STEP * account.feed_cursor,
     ).values_list("symbol", "close")
     return dict(rows)
+
+
+def trading_pacing(*, account_id: int, now: datetime) -> Pacing:
+    """The account's recent activity for the gate's pacing rules. A trade is an order that
+    reached the exchange (anything but new or rejected)."""
+    trades = Order.objects.filter(account_id=account_id).exclude(status__in=("new", "rejected"))
+    hour_ago = now - timedelta(hours=1)
+    last_by_symbol = dict(trades.values("symbol").annotate(last=Max("created_at")).values_list("symbol", "last"))
+    last = max(last_by_symbol.values(), default=None)
+    return Pacing(
+        trades_today=trades.filter(created_at__gte=_day_start(now)).count(),
+        trades_last_hour=trades.filter(created_at__gte=hour_ago).count(),
+        new_positions_last_hour=Position.objects.filter(account_id=account_id, opened_at__gte=hour_ago).count(),
+        seconds_since_last_trade=(now - last).total_seconds() if last else None,
+        seconds_since_symbol_trade={s: (now - t).total_seconds() for s, t in last_by_symbol.items()},
+    )

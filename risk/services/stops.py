@@ -95,9 +95,7 @@ def trading_halt(*, account_id: int, actor: Actor, reason: str) -> int:
         return trading_halt_locked(account, actor, reason, level=StopLevel.HALT)
 
 
-def trading_halt_locked(
-    account: TradingAccount, actor: Actor, reason: str, *, level: str = StopLevel.HALT
-) -> int:
+def trading_halt_locked(account: TradingAccount, actor: Actor, reason: str, *, level: str = StopLevel.HALT) -> int:
     """Halt an account whose row the caller has locked (the engine's automatic halt)."""
     _set_level(account, level, reason)
     version = config_version_active(account_id=account.pk)

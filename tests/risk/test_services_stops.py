@@ -13,7 +13,7 @@ from compliance.selectors import audit_chain_verify
 from compliance.services import Actor
 from risk.models import SymbolLock
 from risk.services import StopRefused, trading_flatten, trading_halt, trading_pause_entries, trading_release
-from tests.risk.factories import active_policy
+from tests.risk.factories import active_policy, unpaced_policy
 from tests.trading.factories import OrderFactory, StrategyFactory, TradingAccountFactory
 from trading.models import Order, Position, StopLevel, Strategy
 from trading.services.engine import engine_tick
@@ -70,6 +70,7 @@ def test_pause_entries_makes_no_entry_but_exits_still_close_positions(account):
 
 
 def test_a_paused_strategy_still_exits_and_resumes_on_release(account):
+    unpaced_policy(account)  # re-entry right after the exit
     tick_until(account, has_position)
     trading_pause_entries(account_id=account.pk, actor=OPS, reason="review", strategy="momo")
     assert Strategy.objects.get(name="momo").state == "paused"

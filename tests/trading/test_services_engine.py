@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_verify
 from compliance.services import Actor
-from tests.risk.factories import active_policy
+from tests.risk.factories import active_policy, unpaced_policy
 from tests.trading.factories import StrategyFactory, TradingAccountFactory
 from trading.exchanges.paper import PaperExchange
 from trading.feeds import SCENARIOS
@@ -73,6 +73,7 @@ def test_position_size_respects_the_risk_budget_and_the_policy_cap():
 
 def test_positions_rebuilt_from_fills_match_the_stored_ones_after_a_long_run():
     account = make_account(symbols=["BTC/USDT", "ETH/USDT", "SOL/USDT"], scenario="sideways")
+    unpaced_policy(account)
     for _ in range(400):
         engine_tick(account_id=account.pk)
     assert Fill.objects.filter(account=account).count() >= 4
@@ -151,3 +152,15 @@ def test_live_accounts_are_not_ticked_until_the_live_adapter_exists():
     account = make_account(mode=TradingMode.LIVE)
     assert engine_tick(account_id=account.pk) is None
     assert not EquitySnapshot.objects.filter(account=account).exists()
+
+
+def test_pacing_lets_one_of_three_same_tick_entries_through_and_refuses_the_others():
+    account = TradingAccountFactory(symbols=["BTC/USDT", "ETH/USDT", "SOL/USDT"])
+    for symbol in account.symbols:
+        StrategyFactory(account=account, symbols=[symbol], params={"fast": 2, "slow": 3, "entry_threshold": 0})
+    active_policy(account)  # 180 s between trades
+    for _ in range(30):
+        engine_tick(account_id=account.pk)
+    assert Order.objects.filter(side="buy").count() == 1
+    refusal = AuditEvent.objects.filter(action="risk.refused", payload__rule="min_seconds_between_trades").first()
+    assert refusal is not None and "s since the last trade, min 180 s" in refusal.payload["message"]

@@ -4,7 +4,7 @@ persist (one transaction) -> audit -> metrics -> push."""
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db import transaction
@@ -13,7 +13,7 @@ from django.utils import timezone
 from compliance.services import Actor, audit_append
 from risk.exceptions import RiskRefused
 from risk.exits import exit_reason
-from risk.gate import GateContext, OrderIntent, gate_check
+from risk.gate import GateContext, OrderIntent, Pacing, gate_check
 from risk.policy import RiskPolicy
 from risk.selectors import breakers_open, config_version_active, policy_of, symbols_locked
 from risk.services.stops import trading_halt_locked
@@ -23,7 +23,7 @@ from trading.feeds import TIMEFRAME, ScenarioFeed
 from trading.live import account_event_publish
 from trading.markets import market_get
 from trading.models import Candle, EquitySnapshot, Position, Strategy, StrategyState, TradingAccount, TradingMode
-from trading.selectors import pnl_summary
+from trading.selectors import pnl_summary, trading_pacing
 from trading.serializers import tick_event
 from trading.services.orders import idempotency_key_for, order_execute_paper
 from trading.strategies import Signal, strategy_load
@@ -78,6 +78,7 @@ class _Tick:
     pnl_today_pct: Decimal
     pnl_week_pct: Decimal
     drawdown_pct: Decimal
+    pacing: Pacing
     exchange: PaperExchange
     result: TickResult
 
@@ -133,6 +134,7 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
         pnl_today_pct=pnl["today_pct"],
         pnl_week_pct=pnl["week_pct"],
         drawdown_pct=drawdown,
+        pacing=trading_pacing(account_id=account.pk, now=now),
         exchange=exchange,
         result=result,
     )
@@ -224,6 +226,23 @@ def _risk_exits(tick: _Tick) -> set[str]:
     return exited
 
 
+def _pacing_now(tick: _Tick) -> Pacing:
+    """The tick's starting pacing, advanced by the orders this tick has already placed."""
+    placed = [o for o in tick.result.orders if o.status != "rejected"]
+    if not placed:
+        return tick.pacing
+    since_symbol = {**tick.pacing.seconds_since_symbol_trade, **{o.symbol: 0.0 for o in placed}}
+    opened = sum(1 for o in placed if o.side == "buy")
+    return replace(
+        tick.pacing,
+        trades_today=tick.pacing.trades_today + len(placed),
+        trades_last_hour=tick.pacing.trades_last_hour + len(placed),
+        new_positions_last_hour=tick.pacing.new_positions_last_hour + opened,
+        seconds_since_last_trade=0.0,
+        seconds_since_symbol_trade=since_symbol,
+    )
+
+
 def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
     """Size, gate and execute one signal. `strategy` is None for the risk exits of SPEC R4."""
     book, policy, exchange, result = tick.book, tick.policy, tick.exchange, tick.result
@@ -240,13 +259,25 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
         amount = book.positions[symbol].quantity
     if amount <= 0:
         return
-    intent = OrderIntent(symbol=symbol, side=signal.side, amount=amount, price=price)
+    intent = OrderIntent(
+        symbol=symbol,
+        side=signal.side,
+        amount=amount,
+        price=price,
+        fee_rate=market.taker_fee,
+        min_notional=market.min_notional,
+    )
     try:
         gate_check(
             intent,
             GateContext(
                 policy=policy,
                 stop_level=account.stop_level,
+                mode=account.mode,
+                # The scenario feed's candle is generated as it is read, so it is never stale;
+                # live feeds pass their ticker's age here (SPEC R7).
+                data_age_seconds=0.0,
+                pacing=_pacing_now(tick),
                 equity=equity,
                 position_values=book.open_values(),
                 open_breakers=tick.open_breakers,
