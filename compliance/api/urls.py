@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401  (routes are added by the compliance features)
+from django.urls import path
 
-urlpatterns: list = []
+from compliance.api.views import PositionHistoryView, StatementView, TradeReportView
+
+urlpatterns = [
+    path("statements", StatementView.as_view(), name="statements"),
+    path("reports/trades", TradeReportView.as_view(), name="report-trades"),
+    path("reports/positions", PositionHistoryView.as_view(), name="report-positions"),
+]
