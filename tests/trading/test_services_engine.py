@@ -164,3 +164,10 @@ def test_pacing_lets_one_of_three_same_tick_entries_through_and_refuses_the_othe
     assert Order.objects.filter(side="buy").count() == 1
     refusal = AuditEvent.objects.filter(action="risk.refused", payload__rule="min_seconds_between_trades").first()
     assert refusal is not None and "s since the last trade, min 180 s" in refusal.payload["message"]
+
+
+def test_orders_and_fills_carry_their_ticks_time_like_the_snapshot():
+    account = make_account()
+    order = tick_until_order(account).orders[0]
+    snapshot = EquitySnapshot.objects.filter(account=account).latest("ts")
+    assert order.created_at == snapshot.ts == Fill.objects.get(order=order).created_at

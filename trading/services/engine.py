@@ -5,6 +5,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -68,6 +69,7 @@ class _Book:
 class _Tick:
     """What every decision of one tick shares."""
 
+    now: datetime
     book: _Book
     policy: RiskPolicy
     config_hash: str
@@ -124,6 +126,7 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     drawdown = (account.peak_equity - equity) / account.peak_equity * HUNDRED
     _drawdown_guard(account, policy, drawdown, config_hash)
     tick = _Tick(
+        now=now,
         book=book,
         policy=policy,
         config_hash=config_hash,
@@ -322,6 +325,7 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
         config_hash=config_hash,
         actor=ENGINE,
         reason=signal.reason,
+        at=tick.now,
     )
     if fill is None:
         metrics.order_rejections_total.labels(reason="exchange").inc()

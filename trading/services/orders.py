@@ -2,6 +2,7 @@
 same transaction (SPEC C1, §10)."""
 
 import hashlib
+from datetime import datetime
 from decimal import Decimal
 
 from django.utils import timezone
@@ -65,11 +66,16 @@ def order_execute_paper(
     config_hash: str,
     actor: Actor,
     reason: str = "",
+    at: datetime | None = None,
 ) -> tuple[Order, PaperFill | None]:
     """Create, submit and fill (or reject) a market order on the paper exchange, updating the
     position and the account's cash. Runs inside the caller's transaction, under its lock.
-    `reason` (the signal or exit rule behind the order) is kept in its first audit event."""
+    `reason` (the signal or exit rule behind the order) is kept in its first audit event.
+    `at` stamps the order and its fill (the engine passes its tick's time, so a fill and the
+    equity snapshot it moved always fall in the same period)."""
+    at = at or timezone.now()
     order = Order.objects.create(
+        created_at=at,
         account=account,
         strategy=strategy,
         symbol=market.symbol,
@@ -102,6 +108,7 @@ def order_execute_paper(
         liquidity=fill.liquidity,
         exchange_trade_id=fill.trade_id,
         correlation_id=correlation_id,
+        created_at=at,
     )
     order.filled_amount, order.average_price = fill.amount, fill.price
     order.fee, order.fee_currency = fill.fee, fill.fee_currency
