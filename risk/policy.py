@@ -68,6 +68,7 @@ class RiskPolicy(_Strict):
     max_spread_pct: Decimal = Decimal("0.5")
     max_slippage_pct: Decimal = Decimal("0.5")
     stale_data_seconds: int = 60
+    bad_tick_deviation_pct: Decimal = Decimal("20")
     sizing: Sizing = Sizing()
     circuit_breakers: dict[Literal[BREAKER_SOURCES], Breaker] | None = None  # type: ignore[valid-type]
 

@@ -2,7 +2,7 @@
 symbol and index always give the same candle, in every process (SPEC T1)."""
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -39,10 +39,23 @@ class Scenario:
 
 SCENARIOS: dict[str, Scenario] = {
     "bull": Scenario(drift=0.0003, volatility=0.0015),
+    # Sideways prices with a bad tick every 7th candle, cycling through every kind of SPEC T1.
+    "bad_ticks": Scenario(drift=0.0, volatility=0.0015),
     "sideways": Scenario(drift=0.0, volatility=0.0015),
     # −50 % in one hour (60 one-minute candles), after a calm start.
     "crash": Scenario(drift=0.0001, volatility=0.0015, crash_at=240, crash_factor=0.5),
 }
+
+
+BAD_TICK_KINDS = ("nan", "zero", "negative", "spike_up", "spike_down", "out_of_order", "stale")
+
+
+def bad_tick_kind(scenario: str, index: int) -> str | None:
+    """The kind of bad tick the scenario injects at `index`, if any. Only the candle is bad:
+    the clean path (what strategies see as history) is untouched."""
+    if scenario != "bad_ticks" or index % 7 != 3:
+        return None
+    return BAD_TICK_KINDS[(index // 7) % len(BAD_TICK_KINDS)]
 
 
 class UnknownScenario(ValueError):
@@ -100,7 +113,7 @@ class ScenarioFeed:
         def price(x: float, *, up: bool) -> Decimal:
             return market.round_price(Decimal(f"{x:.8f}"), up=up)
 
-        return Candle(
+        candle = Candle(
             ts=EPOCH + STEP * index,
             open=price(open_, up=False),
             high=price(max(open_, close) * (1 + wiggle), up=True),
@@ -108,3 +121,21 @@ class ScenarioFeed:
             close=price(close, up=False),
             volume=Decimal(f"{1000 * (1 + wiggle * 100):.4f}"),
         )
+        return _corrupt(candle, bad_tick_kind(self.scenario, index))
+
+
+def _corrupt(candle: Candle, kind: str | None) -> Candle:
+    if kind is None:
+        return candle
+    bad_close = {
+        "nan": Decimal("NaN"),
+        "zero": Decimal("0"),
+        "negative": -candle.close,
+        "spike_up": candle.close * Decimal("1.5"),
+        "spike_down": candle.close * Decimal("0.5"),
+    }
+    if kind in bad_close:
+        return replace(candle, close=bad_close[kind])
+    # out_of_order repeats the previous candle's time; stale is from long ago.
+    shift = STEP if kind == "out_of_order" else STEP * 1000
+    return replace(candle, ts=candle.ts - shift)

@@ -29,3 +29,4 @@ pnl_daily_usd = Gauge(
 fills_total = Counter("trader_fills_total", "Fills booked.", ["account"])
 order_rejections_total = Counter("trader_order_rejections_total", "Order intents refused or rejected.", ["reason"])
 tick_latency = Histogram("trader_tick_latency_seconds", "Engine tick duration.", buckets=TICK_BUCKETS)
+bad_ticks_total = Counter("trader_bad_ticks_total", "Market data ticks rejected by the guards.", ["reason"])

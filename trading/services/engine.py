@@ -15,12 +15,13 @@ from compliance.services import Actor, audit_append
 from risk.exceptions import RiskRefused
 from risk.exits import exit_reason
 from risk.gate import GateContext, OrderIntent, Pacing, gate_check
+from risk.guards import tick_rejection
 from risk.policy import RiskPolicy
 from risk.selectors import breakers_open, config_version_active, policy_of, symbols_locked
 from risk.services.stops import trading_halt_locked
 from trading import metrics
 from trading.exchanges.paper import PaperExchange
-from trading.feeds import TIMEFRAME, ScenarioFeed
+from trading.feeds import EPOCH, STEP, TIMEFRAME, ScenarioFeed
 from trading.live import account_event_publish
 from trading.markets import market_get
 from trading.models import Candle, EquitySnapshot, Position, Strategy, StrategyState, TradingAccount, TradingMode
@@ -41,6 +42,7 @@ class TickResult:
     seq: int
     equity: Decimal
     marks: dict[str, Decimal] = field(default_factory=dict)
+    rejected_ticks: dict[str, str] = field(default_factory=dict)
     orders: list = field(default_factory=list)
     refusals: list = field(default_factory=list)
 
@@ -59,7 +61,12 @@ class _Book:
         return self.positions[symbol]
 
     def open_values(self) -> dict[str, Decimal]:
-        return {s: p.quantity * self.marks.get(s, p.average_cost) for s, p in self.positions.items() if p.quantity > 0}
+        # A symbol whose tick was rejected keeps its last accepted mark.
+        return {
+            s: p.quantity * (self.marks.get(s) or p.mark_price or p.average_cost)
+            for s, p in self.positions.items()
+            if p.quantity > 0
+        }
 
     def equity(self) -> Decimal:
         return self.account.cash_balance + sum(self.open_values().values(), Decimal("0"))
@@ -105,7 +112,9 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     now = timezone.now()
     cursor = account.feed_cursor + 1
     feed = ScenarioFeed(account.scenario, account.scenario_seed)
-    candles = {symbol: feed.candle(symbol, cursor) for symbol in account.symbols}
+    version = config_version_active(account_id=account.pk)
+    policy = policy_of(version)
+    candles, rejected = _guarded_candles(feed, account.symbols, cursor, policy)
     Candle.objects.bulk_create(
         [Candle(source=feed.source, symbol=s, timeframe=TIMEFRAME, **vars(c)) for s, c in candles.items()],
         ignore_conflicts=True,
@@ -115,11 +124,10 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
         positions={p.symbol: p for p in Position.objects.filter(account=account)},
         marks={s: c.close for s, c in candles.items()},
     )
-    version = config_version_active(account_id=account.pk)
     config_hash = version.sha256 if version else ""
     account.tick_seq += 1
     result = TickResult(account_id=account.pk, seq=account.tick_seq, equity=Decimal("0"), marks=book.marks)
-    policy = policy_of(version)
+    result.rejected_ticks = rejected
     equity = book.equity()
     pnl = pnl_summary(account=account, equity=equity, now=now)
     account.peak_equity = max(account.peak_equity or account.starting_balance, equity)
@@ -150,7 +158,7 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     for strategy in strategies:
         runner = strategy_load(strategy.kind, strategy.params)
         for symbol in strategy.symbols or account.symbols:
-            if symbol not in candles:
+            if symbol not in book.marks:  # no accepted tick for it this tick
                 continue
             position = book.positions.get(symbol)
             qty = position.quantity if position else Decimal("0")
@@ -185,6 +193,31 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     account.peak_equity = max(account.peak_equity, result.equity)
     account.save(update_fields=["feed_cursor", "last_tick_at", "tick_seq", "cash_balance", "peak_equity"])
     return result
+
+
+def _guarded_candles(feed: ScenarioFeed, symbols: list[str], cursor: int, policy: RiskPolicy):
+    """This tick's candles that pass the market data guards (SPEC R7), and why the others
+    failed. A rejected candle is counted and logged, never stored, marked or traded on."""
+    accepted, rejected = {}, {}
+    for symbol in symbols:
+        candle = feed.candle(symbol, cursor)
+        recent = [Decimal(f"{x:.8f}") for x in feed.closes(symbol, end=cursor - 1, length=20)]
+        reason = tick_rejection(
+            close=candle.close,
+            ts=candle.ts,
+            expected_ts=EPOCH + STEP * cursor,
+            previous_ts=EPOCH + STEP * (cursor - 1),
+            recent_closes=recent,
+            max_deviation_pct=policy.bad_tick_deviation_pct,
+            stale_seconds=policy.stale_data_seconds,
+        )
+        if reason is None:
+            accepted[symbol] = candle
+        else:
+            rejected[symbol] = reason
+            metrics.bad_ticks_total.labels(reason=reason.split(":")[0]).inc()
+            logger.warning("tick rejected", extra={"symbol": symbol, "cursor": cursor, "reason": reason})
+    return accepted, rejected
 
 
 def _drawdown_guard(account: TradingAccount, policy: RiskPolicy, drawdown: Decimal, config_hash: str) -> None:
