@@ -1,4 +1,6 @@
+import difflib
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -32,3 +34,30 @@ def symbols_locked(*, account_id: int, now: datetime | None = None) -> frozenset
     """Symbols with a running entry lock."""
     now = now or timezone.now()
     return frozenset(SymbolLock.objects.filter(account_id=account_id, until__gt=now).values_list("symbol", flat=True))
+
+
+def config_version_diff(older: ConfigVersion, newer: ConfigVersion) -> dict:
+    """A readable difference: every policy value that changed (after defaults apply, so a
+    key spelled out with its default value is no change), and the unified diff of the YAML."""
+    a, b = policy_of(older).model_dump(), policy_of(newer).model_dump()
+    changes = [
+        {"key": key, "from": _plain(a.get(key)), "to": _plain(b.get(key))}
+        for key in sorted(set(a) | set(b))
+        if a.get(key) != b.get(key)
+    ]
+    unified = "".join(
+        difflib.unified_diff(
+            older.content.splitlines(keepends=True),
+            newer.content.splitlines(keepends=True),
+            fromfile=f"v{older.version} ({older.sha256[:12]})",
+            tofile=f"v{newer.version} ({newer.sha256[:12]})",
+        )
+    )
+    return {"from_version": older.version, "to_version": newer.version, "changes": changes, "unified": unified}
+
+
+def _plain(value):
+    """Decimals as strings, nested models as dicts: JSON- and display-ready."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return str(value) if isinstance(value, Decimal) else value

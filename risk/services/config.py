@@ -66,3 +66,15 @@ def config_version_activate(
             config_hash=version.sha256,
         )
     return version
+
+
+def config_version_rollback(*, account, version: int, actor: Actor, reason: str) -> ConfigVersion:
+    """Re-activate an earlier version of the account's policy, audited as a rollback."""
+    target = ConfigVersion.objects.filter(account=account, version=version).first()
+    if target is None:
+        raise ConfigInvalid([f"version: account {account.name} has no version {version}"])
+    if target.is_active:
+        raise ConfigInvalid([f"version: v{version} is already the active version"])
+    if not reason.strip():
+        raise ConfigInvalid(["reason: a rollback needs a reason"])
+    return config_version_activate(version=target, actor=actor, reason=reason, action="config.rolled_back")
