@@ -38,6 +38,10 @@ class Sizing(_Strict):
     min_size_pct: Decimal = Decimal("0.5")
     max_size_pct: Decimal = Decimal("3")
     kelly_fraction: Decimal = Decimal("0.25")
+    # volatility: a position is scaled down when the symbol's per-candle volatility exceeds this.
+    target_volatility_pct: Decimal = Decimal("0.2")
+    # kelly: fewer closed trades than this fall back to the minimum size.
+    kelly_min_trades: int = 20
 
 
 class Breaker(_Strict):

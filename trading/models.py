@@ -162,6 +162,7 @@ class Order(models.Model):
     average_price = models.DecimalField(**MONEY, null=True, blank=True)
     fee = models.DecimalField(**MONEY, default=ZERO)
     fee_currency = models.CharField(max_length=10, blank=True)
+    realized_pnl = models.DecimalField(**MONEY, default=ZERO, help_text="P&L this order realized (exits).")
     correlation_id = models.CharField(max_length=64, blank=True)
     reject_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)

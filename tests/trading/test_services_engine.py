@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_verify
 from compliance.services import Actor
+from risk.policy import default_policy_yaml
 from tests.risk.factories import active_policy, unpaced_policy
 from tests.trading.factories import StrategyFactory, TradingAccountFactory
 from trading.exchanges.paper import PaperExchange
@@ -171,3 +172,23 @@ def test_orders_and_fills_carry_their_ticks_time_like_the_snapshot():
     order = tick_until_order(account).orders[0]
     snapshot = EquitySnapshot.objects.filter(account=account).latest("ts")
     assert order.created_at == snapshot.ts == Fill.objects.get(order=order).created_at
+
+
+def test_exits_record_the_pnl_they_realized_and_it_adds_up_to_the_position():
+    account = make_account(scenario="sideways")
+    unpaced_policy(account)
+    for _ in range(400):
+        engine_tick(account_id=account.pk)
+    sells = Order.objects.filter(account=account, side="sell", status="filled")
+    assert sells.count() >= 2
+    assert not Order.objects.filter(side="buy").exclude(realized_pnl=0).exists()
+    position = Position.objects.get(account=account, symbol="BTC/USDT")
+    assert sum(o.realized_pnl for o in sells) == position.realized_pnl
+
+
+def test_the_policys_sizing_method_sizes_entries():
+    account = make_account()
+    active_policy(account, content=default_policy_yaml() + "sizing: {method: kelly, kelly_min_trades: 20}\n")
+    order = tick_until_order(account).orders[0]
+    # Kelly without 20 closed trades falls back to the minimum size, 0.5 % of equity.
+    assert Decimal("499") < order.amount * order.average_price <= Decimal("500")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
+import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,12 +20,13 @@ from risk.guards import tick_rejection
 from risk.policy import RiskPolicy
 from risk.selectors import breakers_open, config_version_active, policy_of, symbols_locked
 from risk.services.stops import trading_halt_locked
+from risk.sizing import position_value
 from trading import metrics
 from trading.exchanges.paper import PaperExchange
 from trading.feeds import EPOCH, STEP, TIMEFRAME, ScenarioFeed
 from trading.live import account_event_publish
 from trading.markets import market_get
-from trading.models import Candle, EquitySnapshot, Position, Strategy, StrategyState, TradingAccount, TradingMode
+from trading.models import Candle, EquitySnapshot, Order, Position, Strategy, StrategyState, TradingAccount, TradingMode
 from trading.selectors import pnl_summary, trading_pacing
 from trading.serializers import tick_event
 from trading.services.orders import idempotency_key_for, order_execute_paper
@@ -77,6 +79,7 @@ class _Tick:
     """What every decision of one tick shares."""
 
     now: datetime
+    feed: ScenarioFeed
     book: _Book
     policy: RiskPolicy
     config_hash: str
@@ -135,6 +138,7 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     _drawdown_guard(account, policy, drawdown, config_hash)
     tick = _Tick(
         now=now,
+        feed=feed,
         book=book,
         policy=policy,
         config_hash=config_hash,
@@ -262,6 +266,20 @@ def _risk_exits(tick: _Tick) -> set[str]:
     return exited
 
 
+def _volatility_pct(tick: _Tick, symbol: str) -> Decimal | None:
+    """Standard deviation of the last 50 candles' log returns, in percent."""
+    closes = tick.feed.closes(symbol, end=tick.cursor, length=51)
+    if len(closes) < 3:
+        return None
+    return Decimal(f"{float(np.std(np.diff(np.log(closes)), ddof=1)) * 100:.6f}")
+
+
+def _strategy_trade_pnls(strategy: Strategy) -> list[Decimal]:
+    """Realized P&L of the strategy's last 100 exits, for Kelly sizing."""
+    exits = Order.objects.filter(strategy=strategy, side="sell", status="filled").order_by("-created_at")[:100]
+    return list(exits.values_list("realized_pnl", flat=True))
+
+
 def _pacing_now(tick: _Tick) -> Pacing:
     """The tick's starting pacing, advanced by the orders this tick has already placed."""
     placed = [o for o in tick.result.orders if o.status != "rejected"]
@@ -289,8 +307,14 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
     price = exchange.quote_price(market=market, side=signal.side, last_price=last)
     equity = book.equity()
     if signal.side == "buy":
-        share = min(strategy.risk_budget, policy.max_position_pct / HUNDRED)
-        amount = market.floor_amount(equity * share / price)
+        value = position_value(
+            policy=policy,
+            equity=equity,
+            risk_budget=strategy.risk_budget,
+            volatility_pct=_volatility_pct(tick, symbol),
+            trade_pnls=_strategy_trade_pnls(strategy) if policy.sizing.method == "kelly" else None,
+        )
+        amount = market.floor_amount(value / price)
     else:
         amount = book.positions[symbol].quantity
     if amount <= 0:

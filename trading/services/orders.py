@@ -120,7 +120,11 @@ def order_execute_paper(
         config_hash=config_hash,
         extra={"price": fill.price, "fee": fill.fee},
     )
+    realized_before = position.realized_pnl
     _position_book(position, side=side, fill=fill)
+    if position.realized_pnl != realized_before:
+        order.realized_pnl = position.realized_pnl - realized_before
+        order.save(update_fields=["realized_pnl"])
     account.cash_balance += cash_delta(side=side, amount=fill.amount, price=fill.price, fee=fill.fee)
     return order, fill
 
