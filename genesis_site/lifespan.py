@@ -1,18 +1,30 @@
-"""ASGI lifespan: starts and stops the embedded scheduler with the server."""
-
-import logging
+"""ASGI lifespan: starts and stops the periodic jobs with the server."""
 
 from django.conf import settings
 
-from genesis_site.scheduler import EmbeddedScheduler
+from genesis_site.scheduler import PeriodicRunner, beat_jobs
 
-logger = logging.getLogger(__name__)
+WATCHDOG_SECONDS = 10.0
+
+
+def _watchdog() -> None:
+    from risk.watchdog import watchdog_check  # imported once apps are ready
+
+    watchdog_check()
 
 
 class LifespanMiddleware:
     def __init__(self, app):
         self.app = app
-        self.scheduler: EmbeddedScheduler | None = None
+        self.runners: list[PeriodicRunner] = []
+
+    def _runners(self) -> list[PeriodicRunner]:
+        runners = []
+        if settings.EMBEDDED and settings.GENESIS_EMBEDDED_SCHEDULER:
+            runners.append(PeriodicRunner(beat_jobs(settings.CELERY_BEAT_SCHEDULE), thread_name="genesis-scheduler"))
+        if settings.GENESIS_WATCHDOG:
+            runners.append(PeriodicRunner([("watchdog", WATCHDOG_SECONDS, _watchdog)], thread_name="genesis-watchdog"))
+        return runners
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "lifespan":
@@ -20,12 +32,12 @@ class LifespanMiddleware:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                if settings.EMBEDDED and settings.GENESIS_EMBEDDED_SCHEDULER:
-                    self.scheduler = EmbeddedScheduler(settings.CELERY_BEAT_SCHEDULE)
-                    self.scheduler.start()
+                self.runners = self._runners()
+                for runner in self.runners:
+                    runner.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.scheduler:
-                    await self.scheduler.stop()
+                for runner in self.runners:
+                    await runner.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -147,6 +147,7 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "genesis_site.heartbeat_record", "schedule": GENESIS_HEARTBEAT_SECONDS},
     "audit-head-export": {"task": "compliance.audit_head_export", "schedule": 60.0},
     "retention-apply": {"task": "compliance.retention_apply", "schedule": 6 * 3600.0},
+    "alerts-escalate": {"task": "risk.alerts_escalate", "schedule": 30.0},
 }
 
 # The audit chain head is exported, HMAC-signed, outside the database (SPEC C1), so that a
@@ -236,3 +237,5 @@ LOGGING = {
 
 # The embedded scheduler runs the beat schedule inside the ASGI server (embedded mode only).
 GENESIS_EMBEDDED_SCHEDULER = env_bool("GENESIS_EMBEDDED_SCHEDULER", True)
+# Every web process runs the dead man's switch and the engine-silent check (SPEC R6).
+GENESIS_WATCHDOG = env_bool("GENESIS_WATCHDOG", True)

@@ -14,6 +14,7 @@ CELERY_BROKER_URL = "memory://"
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}  # noqa: F405
 GENESIS_EMBEDDED_SCHEDULER = False
+GENESIS_WATCHDOG = False
 STATIC_ROOT = None  # WhiteNoise serves from the finders; nothing is collected in tests
 # Connections opened by database_sync_to_async threads must close after each use, or the
 # test database cannot be dropped at the end of the run.

@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 from django.db import connections
 
 from genesis_site.models import Heartbeat
-from genesis_site.scheduler import EmbeddedScheduler
+from genesis_site.scheduler import PeriodicRunner, beat_jobs
 from tests.risk.factories import active_policy
 from tests.trading.factories import StrategyFactory, TradingAccountFactory
 from trading.live import account_group
@@ -46,7 +46,7 @@ async def test_ticks_run_in_process_and_push_on_the_servers_loop_then_stop_clean
     channel = await layer.new_channel()
     await layer.group_add(account_group(account.pk), channel)
 
-    scheduler = EmbeddedScheduler(FAST_SCHEDULE)
+    scheduler = PeriodicRunner(beat_jobs(FAST_SCHEDULE))
     scheduler.start()
     events = [await asyncio.wait_for(layer.receive(channel), timeout=5) for _ in range(3)]
     started = time.monotonic()
