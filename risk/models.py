@@ -67,3 +67,137 @@ class SymbolLock(models.Model):
 
     def __str__(self):
         return f"{self.symbol} locked until {self.until:%Y-%m-%d %H:%M}"
+
+
+class AlertType(models.TextChoices):
+    KILL_SWITCH = "kill_switch"
+    DAILY_STOP = "daily_stop"
+    WEEKLY_STOP = "weekly_stop"
+    MAX_DRAWDOWN = "max_drawdown"
+    LATENCY_VIOLATION = "latency_violation"
+    API_ERROR_BURST = "api_error_burst"
+    ORDER_REJECTION_BURST = "order_rejection_burst"
+    EMPTY_UNIVERSE = "empty_universe"
+    EXCEPTION_BURST = "exception_burst"
+    BREAKER_TRIP = "breaker_trip"
+    VALIDATION_FAILED = "validation_failed"
+
+
+class AlertSeverity(models.TextChoices):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+SEVERITY_RANK = {AlertSeverity.INFO: 0, AlertSeverity.WARNING: 1, AlertSeverity.CRITICAL: 2}
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Alert(models.Model):
+    """One alert (SPEC R8). Repeats of the same type on the same account within the
+    deduplication window bump `count` and `last_seen` instead of adding rows; changes go
+    through risk.alerts and are audited."""
+
+    account = models.ForeignKey("trading.TradingAccount", on_delete=models.CASCADE, related_name="alerts")
+    type = models.CharField(max_length=32, choices=AlertType.choices)
+    severity = models.CharField(max_length=10, choices=AlertSeverity.choices)
+    status = models.CharField(max_length=12, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    message = models.TextField()
+    details = models.JSONField(default=dict, blank=True)
+    count = models.PositiveIntegerField(default=1)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledge_comment = models.TextField(blank=True)
+    resolved_by = models.CharField(max_length=150, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolve_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-last_seen"]
+        indexes = [
+            models.Index(fields=["account", "type", "status", "last_seen"], name="alert_dedup"),
+            models.Index(fields=["status", "escalated_at", "first_seen"], name="alert_escalation"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(count__gte=1), name="alert_count_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} ({self.severity}, {self.status})"
+
+    @property
+    def dedup_key(self) -> str:
+        """Stable per alert, so a PagerDuty trigger, acknowledge and resolve hit one incident."""
+        return f"genesis-alert-{self.pk}"
+
+
+class AlertChannelKind(models.TextChoices):
+    SLACK = "slack"
+    PAGERDUTY = "pagerduty"
+
+
+class AlertChannel(models.Model):
+    """A delivery target: a Slack-compatible incoming webhook or a PagerDuty Events v2
+    endpoint. The URL and routing key are stored only as Fernet ciphertext (SPEC S2) and are
+    decrypted at send time; nothing here shows the plaintext."""
+
+    account = models.ForeignKey(
+        "trading.TradingAccount",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="alert_channels",
+        help_text="Empty means every account.",
+    )
+    kind = models.CharField(max_length=12, choices=AlertChannelKind.choices)
+    name = models.CharField(max_length=100, unique=True)
+    url_encrypted = models.TextField()
+    routing_key_encrypted = models.TextField(blank=True)
+    min_severity = models.CharField(max_length=10, choices=AlertSeverity.choices, default=AlertSeverity.INFO)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.kind}: {self.name}"
+
+
+class AlertDeliveryEvent(models.TextChoices):
+    TRIGGER = "trigger"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+
+class AlertDeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class AlertDelivery(models.Model):
+    """The transactional outbox for channel deliveries: written with the alert change,
+    sent after commit by the risk.alert_deliver task, which records every attempt."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.ForeignKey(AlertChannel, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=12, choices=AlertDeliveryEvent.choices)
+    status = models.CharField(max_length=8, choices=AlertDeliveryStatus.choices, default=AlertDeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "created_at"], name="alert_delivery_status")]
+
+    def __str__(self):
+        return f"{self.event} alert {self.alert_id} via channel {self.channel_id}: {self.status}"
