@@ -51,6 +51,8 @@ ALERT_TYPES: dict[str, tuple[str, str]] = {
     AlertType.EXCEPTION_BURST: (AlertSeverity.CRITICAL, "exception-burst.md"),
     AlertType.BREAKER_TRIP: (AlertSeverity.WARNING, "breaker-trip.md"),
     AlertType.VALIDATION_FAILED: (AlertSeverity.WARNING, "validation-failed.md"),
+    AlertType.ENGINE_SILENT: (AlertSeverity.CRITICAL, "engine-silent.md"),
+    AlertType.BAD_TICK: (AlertSeverity.WARNING, "bad-tick.md"),
 }
 
 

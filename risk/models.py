@@ -81,6 +81,9 @@ class AlertType(models.TextChoices):
     EXCEPTION_BURST = "exception_burst"
     BREAKER_TRIP = "breaker_trip"
     VALIDATION_FAILED = "validation_failed"
+    # Named outside the R8 list: the engine-silent alert of R6 and the bad-tick alert of R7.
+    ENGINE_SILENT = "engine_silent"
+    BAD_TICK = "bad_tick"
 
 
 class AlertSeverity(models.TextChoices):

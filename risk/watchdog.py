@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from compliance.services import Actor
 from genesis_site.models import Heartbeat
+from risk.alerts import alert_raise
 from risk.selectors import config_version_active
 from trading.models import OPEN_ORDER_STATUSES, Order, OrderStatus, StopLevel, TradingAccount, TradingMode
 from trading.services.orders import order_transition
@@ -53,6 +54,9 @@ def _cancel_open_orders(reason: str) -> int:
                     extra={"reason": reason},
                 )
                 cancelled += 1
+            alert_raise(
+                account_id=account_id, type="engine_silent", message=reason, details={"cancelled_orders": cancelled}
+            )
     return cancelled
 
 
@@ -74,4 +78,10 @@ def watchdog_check(*, now: datetime | None = None) -> WatchdogReport:
     )
     for account_id in report.silent_accounts:
         logger.error("engine silent", extra={"account": account_id, "since": silent_before.isoformat()})
+        alert_raise(
+            account_id=account_id,
+            type="engine_silent",
+            message=f"no engine tick since {silent_before:%H:%M:%S} UTC ({SILENT_TICKS} intervals)",
+            details={"tick_seconds": settings.GENESIS_TICK_SECONDS},
+        )
     return report

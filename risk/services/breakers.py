@@ -10,6 +10,7 @@ from django.utils import timezone
 from compliance.services import Actor, audit_append
 from risk import breakers as cb
 from risk import metrics
+from risk.alerts import alert_raise
 from risk.models import CircuitBreakerState
 from risk.policy import BREAKER_SOURCES, Breaker
 from risk.selectors import config_version_active, policy_of
@@ -61,6 +62,12 @@ def breaker_record(*, account_id: int, source: str, ok: bool, now: datetime | No
                     "after": current.state,
                     "recovery_seconds": cfg.recovery_seconds,
                 },
+            )
+            alert_raise(
+                account_id=account_id,
+                type="breaker_trip",
+                details={"source": source, "trips": row.trips},
+                message=f"circuit breaker {source} opened; entries wait {cfg.recovery_seconds} s",
             )
         _breaker_save(row, state)
     return state.state

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import Actor, audit_append
+from risk.alerts import alert_raise
 from risk.exceptions import RiskError
 from risk.models import SymbolLock
 from risk.selectors import config_version_active
@@ -111,6 +112,12 @@ def trading_halt_locked(account: TradingAccount, actor: Actor, reason: str, *, l
         )
         cancelled += 1
     _audit(account, actor, f"stop.{level}", reason=reason, cancelled_orders=cancelled)
+    alert_raise(
+        account_id=account.pk,
+        type="kill_switch",
+        message=f"{level} by {actor.name}: {reason}",
+        details={"level": level, "cancelled_orders": cancelled},
+    )
     return cancelled
 
 

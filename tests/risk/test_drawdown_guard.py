@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from compliance.models import AuditEvent
+from risk.models import Alert
 from tests.risk.factories import active_policy
 from tests.trading.factories import StrategyFactory, TradingAccountFactory
 from trading.models import EquitySnapshot, Order, StopLevel
@@ -64,3 +65,5 @@ def test_a_breached_daily_stop_refuses_entries_for_the_day():
     refusal = AuditEvent.objects.filter(action="risk.refused").first()
     assert refusal.payload["rule"] == "daily_stop"
     assert "P&L today -3.64 % breaches the daily stop -3 %" in refusal.payload["message"]
+    alert = Alert.objects.get(account=account, type="daily_stop")
+    assert alert.count >= 1 and alert.severity == "warning"

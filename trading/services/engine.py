@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import Actor, audit_append
+from risk.alerts import alert_raise
 from risk.exceptions import RiskRefused
 from risk.exits import exit_reason
 from risk.gate import GateContext, OrderIntent, Pacing, gate_check
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 ENGINE = Actor.system("engine")
 HUNDRED = Decimal("100")
 HISTORY = 200  # closes handed to strategies; bounds the work per tick
+# Gate refusals that are also alerts (SPEC R4: daily/weekly stops and drawdown raise alerts).
+ALERTING_RULES = {"daily_stop", "weekly_stop", "max_drawdown"}
 
 
 @dataclass
@@ -117,7 +120,7 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     feed = ScenarioFeed(account.scenario, account.scenario_seed)
     version = config_version_active(account_id=account.pk)
     policy = policy_of(version)
-    candles, rejected = _guarded_candles(feed, account.symbols, cursor, policy)
+    candles, rejected = _guarded_candles(feed, account, cursor, policy)
     Candle.objects.bulk_create(
         [Candle(source=feed.source, symbol=s, timeframe=TIMEFRAME, **vars(c)) for s, c in candles.items()],
         ignore_conflicts=True,
@@ -199,11 +202,11 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     return result
 
 
-def _guarded_candles(feed: ScenarioFeed, symbols: list[str], cursor: int, policy: RiskPolicy):
+def _guarded_candles(feed: ScenarioFeed, account: TradingAccount, cursor: int, policy: RiskPolicy):
     """This tick's candles that pass the market data guards (SPEC R7), and why the others
     failed. A rejected candle is counted and logged, never stored, marked or traded on."""
     accepted, rejected = {}, {}
-    for symbol in symbols:
+    for symbol in account.symbols:
         candle = feed.candle(symbol, cursor)
         recent = [Decimal(f"{x:.8f}") for x in feed.closes(symbol, end=cursor - 1, length=20)]
         reason = tick_rejection(
@@ -221,6 +224,12 @@ def _guarded_candles(feed: ScenarioFeed, symbols: list[str], cursor: int, policy
             rejected[symbol] = reason
             metrics.bad_ticks_total.labels(reason=reason.split(":")[0]).inc()
             logger.warning("tick rejected", extra={"symbol": symbol, "cursor": cursor, "reason": reason})
+            alert_raise(
+                account_id=account.pk,
+                type="bad_tick",
+                message=f"{symbol}: {reason}",
+                details={"symbol": symbol, "cursor": cursor},
+            )
     return accepted, rejected
 
 
@@ -365,6 +374,8 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
             },
         )
         result.refusals.append(str(refusal))
+        if refusal.rule in ALERTING_RULES:
+            alert_raise(account_id=account.pk, type=refusal.rule, message=str(refusal), details={"symbol": symbol})
         return
     order, fill = order_execute_paper(
         account=account,
