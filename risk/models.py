@@ -204,3 +204,18 @@ class AlertDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} alert {self.alert_id} via channel {self.channel_id}: {self.status}"
+
+
+class RiskReport(models.Model):
+    """Risk analytics of an account at a moment (SPEC R9), computed on a schedule or on demand."""
+
+    account = models.ForeignKey("trading.TradingAccount", on_delete=models.CASCADE, related_name="risk_reports")
+    computed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    trigger = models.CharField(max_length=12, choices=[("schedule", "schedule"), ("on_demand", "on demand")])
+    figures = models.JSONField(default=dict, help_text="Ratios as numbers, money as decimal strings.")
+
+    class Meta:
+        ordering = ["-computed_at"]
+
+    def __str__(self):
+        return f"risk report {self.account_id} {self.computed_at:%Y-%m-%d %H:%M}"

@@ -4,6 +4,8 @@ from django.conf import settings
 
 from risk.alerts import alert_delivery_send, alerts_escalate
 from risk.models import AlertDeliveryStatus
+from risk.services.reports import risk_report_compute
+from trading.models import TradingAccount
 
 ALERT_DELIVERY_MAX_RETRIES = 5  # six attempts over about a minute with the default base delay
 ALERT_DELIVERY_MAX_DELAY = 300.0
@@ -35,3 +37,10 @@ def alert_deliver_task(self, delivery_id: int) -> Retry | None:
 def alerts_escalate_task() -> None:
     """Escalate alerts left unacknowledged for two minutes (the beat entry)."""
     alerts_escalate()
+
+
+@shared_task(name="risk.risk_reports_compute", ignore_result=True)
+def risk_reports_compute_task() -> None:
+    """The scheduled risk report of every account (SPEC R9)."""
+    for account_id in TradingAccount.objects.values_list("pk", flat=True):
+        risk_report_compute(account_id=account_id, trigger="schedule")

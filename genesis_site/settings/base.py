@@ -146,6 +146,7 @@ CELERY_BEAT_SCHEDULE = {
     "engine-tick-all": {"task": "trading.engine_tick_all", "schedule": GENESIS_TICK_SECONDS},
     "heartbeat": {"task": "genesis_site.heartbeat_record", "schedule": GENESIS_HEARTBEAT_SECONDS},
     "audit-head-export": {"task": "compliance.audit_head_export", "schedule": 60.0},
+    "risk-reports": {"task": "risk.risk_reports_compute", "schedule": 15 * 60.0},
     "retention-apply": {"task": "compliance.retention_apply", "schedule": 6 * 3600.0},
     "alerts-escalate": {"task": "risk.alerts_escalate", "schedule": 30.0},
 }
