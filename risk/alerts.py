@@ -53,6 +53,7 @@ ALERT_TYPES: dict[str, tuple[str, str]] = {
     AlertType.VALIDATION_FAILED: (AlertSeverity.WARNING, "validation-failed.md"),
     AlertType.ENGINE_SILENT: (AlertSeverity.CRITICAL, "engine-silent.md"),
     AlertType.BAD_TICK: (AlertSeverity.WARNING, "bad-tick.md"),
+    AlertType.OPERATOR_TILT: (AlertSeverity.WARNING, "operator-tilt.md"),
 }
 
 

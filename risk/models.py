@@ -84,6 +84,7 @@ class AlertType(models.TextChoices):
     # Named outside the R8 list: the engine-silent alert of R6 and the bad-tick alert of R7.
     ENGINE_SILENT = "engine_silent"
     BAD_TICK = "bad_tick"
+    OPERATOR_TILT = "operator_tilt"  # SPEC R10
 
 
 class AlertSeverity(models.TextChoices):

@@ -73,6 +73,8 @@ class RiskPolicy(_Strict):
     max_slippage_pct: Decimal = Decimal("0.5")
     stale_data_seconds: int = 60
     bad_tick_deviation_pct: Decimal = Decimal("20")
+    # Operator tilt (R10): loosenings one operator may make per day before a second approver is needed.
+    tilt_max_loosenings_per_day: int = 2
     sizing: Sizing = Sizing()
     circuit_breakers: dict[Literal[BREAKER_SOURCES], Breaker] | None = None  # type: ignore[valid-type]
 

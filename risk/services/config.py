@@ -2,11 +2,15 @@ import hashlib
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from compliance.services import Actor, audit_append
+from risk.alerts import alert_raise
 from risk.exceptions import ConfigInvalid
 from risk.models import ConfigVersion
 from risk.policy import policy_check
+from risk.selectors import policy_of
+from risk.tilt import policy_loosenings, recent_loosenings
 
 
 def config_version_create(*, account, content: str, author, reason: str, actor: Actor) -> ConfigVersion:
@@ -42,11 +46,44 @@ def config_version_create(*, account, content: str, author, reason: str, actor: 
     return version
 
 
+def _tilt_check(version: ConfigVersion, previous: ConfigVersion | None, actor: Actor, approver: Actor | None):
+    """The limits this activation loosens; refused when the actor is on tilt (SPEC R10) and no
+    second person approves."""
+    if previous is None:
+        return []
+    old_policy = policy_of(previous)
+    loosened = policy_loosenings(old_policy, policy_of(version))
+    if not loosened:
+        return []
+    done = recent_loosenings(account_id=version.account_id, actor_name=actor.name, now=timezone.now())
+    limit = old_policy.tilt_max_loosenings_per_day
+    if done >= limit:
+        message = f"{actor.name} loosened limits {done} times in 24 h (limit {limit})"
+        alert_raise(
+            account_id=version.account_id,
+            type="operator_tilt",
+            message=message,
+            details={"actor": actor.name, "loosened": loosened},
+        )
+        if approver is None or approver.name == actor.name:
+            raise ConfigInvalid([f"approver: operator tilt: {message}; a second person must approve this loosening"])
+    return loosened
+
+
 def config_version_activate(
-    *, version: ConfigVersion, actor: Actor, reason: str, action: str = "config.activated"
+    *,
+    version: ConfigVersion,
+    actor: Actor,
+    reason: str,
+    action: str = "config.activated",
+    approver: Actor | None = None,
 ) -> ConfigVersion:
-    """Make `version` the account's only active version, audited. Rollback is this service
-    applied to an earlier version, with action "config.rolled_back"."""
+    """Make `version` the account's only active version, audited with the limits it loosens.
+    Rollback is this service applied to an earlier version, with action "config.rolled_back".
+    An operator on tilt needs a second person (`approver`) for a further loosening."""
+    # Before the transaction: a refusal must leave its tilt alert behind, not roll it back.
+    current = ConfigVersion.objects.filter(account_id=version.account_id, is_active=True).first()
+    loosened = _tilt_check(version, current, actor, approver)
     with transaction.atomic():
         type(version.account).objects.select_for_update().get(pk=version.account_id)
         previous = ConfigVersion.objects.filter(account_id=version.account_id, is_active=True).first()
@@ -62,13 +99,17 @@ def config_version_activate(
                 "version": version.version,
                 "reason": reason,
                 "previous_version": previous.version if previous else None,
+                "loosened": loosened,
+                "approver": approver.name if approver else None,
             },
             config_hash=version.sha256,
         )
     return version
 
 
-def config_version_rollback(*, account, version: int, actor: Actor, reason: str) -> ConfigVersion:
+def config_version_rollback(
+    *, account, version: int, actor: Actor, reason: str, approver: Actor | None = None
+) -> ConfigVersion:
     """Re-activate an earlier version of the account's policy, audited as a rollback."""
     target = ConfigVersion.objects.filter(account=account, version=version).first()
     if target is None:
@@ -77,4 +118,6 @@ def config_version_rollback(*, account, version: int, actor: Actor, reason: str)
         raise ConfigInvalid([f"version: v{version} is already the active version"])
     if not reason.strip():
         raise ConfigInvalid(["reason: a rollback needs a reason"])
-    return config_version_activate(version=target, actor=actor, reason=reason, action="config.rolled_back")
+    return config_version_activate(
+        version=target, actor=actor, reason=reason, action="config.rolled_back", approver=approver
+    )

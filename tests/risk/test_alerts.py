@@ -34,10 +34,11 @@ pytestmark = pytest.mark.django_db
 
 ADMIN = Actor.system("tests")
 T0 = timezone.now().replace(microsecond=0)
-# The eleven types of SPEC R8, plus the engine-silent alert of R6 and the bad-tick alert of R7.
+# The eleven types of SPEC R8, plus the engine-silent (R6), bad-tick (R7) and operator-tilt (R10) alerts.
 SPEC_TYPES = {
     "engine_silent",
     "bad_tick",
+    "operator_tilt",
     "kill_switch",
     "daily_stop",
     "weekly_stop",
