@@ -15,6 +15,7 @@ from compliance.models import (
     SignOffRole,
     SignOffSubject,
 )
+from risk.selectors import config_version_active
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,14 @@ def audit_append(
     correlation_id: str = "",
 ) -> AuditEvent:
     """Append one event to the chain. Must run inside the transaction of the change it
-    records, so the event and the change commit or roll back together."""
+    records, so the event and the change commit or roll back together. An event about an
+    account (payload["account"]) carries that account's active config hash (SPEC R1) unless
+    the caller names one, such as the version it is activating."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_append must run inside the transaction of the change it records")
+    if not config_hash and isinstance((payload or {}).get("account"), int):
+        active = config_version_active(account_id=payload["account"])
+        config_hash = active.sha256 if active else ""
     # Locking the head row serializes appenders: the sequence is gap-free and no two events
     # can link to the same predecessor, whatever the number of concurrent workers.
     head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
@@ -77,8 +83,6 @@ def signoff_permission(role: str) -> str:
 def signoff_validate(*, account, subject: str, role: str, decision: str, comment: str, user) -> str:
     """Check a sign-off before it is recorded; returns the config hash it will be bound to.
     PermissionDenied when the user may not sign in that role; SignOffRefused otherwise."""
-    from risk.selectors import config_version_active  # risk imports this module
-
     for field, value, allowed in (
         ("subject", subject, SignOffSubject),
         ("role", role, SignOffRole),

@@ -10,6 +10,8 @@ from compliance.models import AuditChainHead, AuditEvent
 from compliance.selectors import audit_chain_verify
 from compliance.services import Actor, audit_append
 from tests.compliance.tamper import as_table_owner
+from tests.risk.factories import active_policy
+from tests.trading.factories import TradingAccountFactory
 
 pytestmark = pytest.mark.django_db
 ACTOR = Actor.system("tests")
@@ -88,3 +90,14 @@ def test_verify_audit_command_names_the_first_broken_sequence(capsys):
     as_table_owner("UPDATE compliance_auditevent SET actor = %s WHERE sequence = 2", ["mallory"])
     with pytest.raises(CommandError, match="broken at sequence 2"):
         call_command("verify_audit")
+
+
+def test_an_account_event_is_stamped_with_the_accounts_active_config_hash():
+    account = TradingAccountFactory()
+    version = active_policy(account)
+    with transaction.atomic():
+        stamped = audit_append(actor=ACTOR, action="test.event", payload={"account": account.pk})
+        explicit = audit_append(actor=ACTOR, action="test.event", payload={"account": account.pk}, config_hash="x")
+        unscoped = audit_append(actor=ACTOR, action="test.event", payload={})
+    assert (stamped.config_hash, explicit.config_hash, unscoped.config_hash) == (version.sha256, "x", "")
+    assert audit_chain_verify().ok

@@ -74,6 +74,7 @@ def test_the_persisted_breaker_trips_is_audited_and_survives_as_a_row():
     assert (row.state, row.trips, row.opened_at) == ("open", 1, T0)
     event = AuditEvent.objects.get(action="breaker.opened")
     assert event.payload["source"] == "consecutive_api_errors" and event.payload["recovery_seconds"] == 60
+    assert event.config_hash == account.config_versions.get(is_active=True).sha256
     assert breakers_open(account_id=account.pk, now=T0 + timedelta(seconds=59)) == ["consecutive_api_errors"]
     assert breakers_open(account_id=account.pk, now=T0 + timedelta(seconds=60)) == []
     assert breaker_allow(account_id=account.pk, source="consecutive_api_errors", now=T0) is False
