@@ -1,0 +1,72 @@
+"""SPEC T2: the built-in strategies' signals on constructed price paths, and their
+schema-validated parameters (a bad one is refused naming the field)."""
+
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from tests.risk.factories import unpaced_policy
+from tests.trading.factories import StrategyFactory, TradingAccountFactory
+from trading.models import Order
+from trading.services.engine import engine_tick
+from trading.strategies import REGISTRY, StrategyConfigInvalid, strategy_load
+from trading.strategies.mean_reversion import rsi
+
+FLAT = np.full(30, 100.0)
+
+
+def test_the_registry_holds_the_three_built_ins_and_each_loads_with_its_defaults():
+    assert set(REGISTRY) == {"ma_crossover", "mean_reversion", "breakout"}
+    for kind in REGISTRY:
+        assert strategy_load(kind, {}).warmup > 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "field"),
+    [
+        ("mean_reversion", {"period": 2}, "period"),
+        ("mean_reversion", {"rsi_oversold": 70}, "rsi_oversold"),
+        ("breakout", {"entry_period": 5, "exit_period": 10}, "exit_period (10) must not exceed entry_period (5)"),
+        ("breakout", {"lookback": 3}, "lookback"),
+        ("ma_crossover", {"fast": 30, "slow": 20}, "fast (30) must be smaller than slow (20)"),
+    ],
+)
+def test_a_bad_parameter_is_refused_naming_the_field(kind, params, field):
+    with pytest.raises(StrategyConfigInvalid, match=field.replace("(", r"\(").replace(")", r"\)")):
+        strategy_load(kind, params)
+
+
+def test_rsi_by_hand():
+    assert rsi(np.array([1.0, 2.0, 3.0]), 2) == 100.0
+    # changes +2, -1: average gain 1.0, average loss 0.5 -> RS 2 -> RSI 66.67
+    assert rsi(np.array([10.0, 12.0, 11.0]), 2) == pytest.approx(66.6667, abs=1e-3)
+
+
+def test_mean_reversion_buys_a_sharp_oversold_dip_and_exits_at_the_middle_band():
+    s = strategy_load("mean_reversion", {"period": 20, "rsi_period": 5})
+    dip = np.concatenate([FLAT, [99.0, 97.0, 95.0, 92.0]])
+    buy = s.decide(symbol="X", closes=dip, position_qty=Decimal("0"))
+    assert buy.side == "buy" and "below lower band" in buy.reason
+    assert s.decide(symbol="X", closes=FLAT, position_qty=Decimal("0")) is None  # nothing to revert
+    recovered = np.concatenate([dip, [101.0]])
+    assert s.decide(symbol="X", closes=recovered, position_qty=Decimal("1")).side == "sell"
+
+
+def test_breakout_enters_above_the_channel_and_exits_below_the_exit_channel():
+    s = strategy_load("breakout", {"entry_period": 10, "exit_period": 5})
+    assert s.decide(symbol="X", closes=np.append(FLAT, 100.5), position_qty=Decimal("0")).side == "buy"
+    assert s.decide(symbol="X", closes=np.append(FLAT, 100.0), position_qty=Decimal("0")) is None  # no new high
+    assert s.decide(symbol="X", closes=np.append(FLAT, 99.5), position_qty=Decimal("1")).side == "sell"
+    assert s.decide(symbol="X", closes=FLAT[:5], position_qty=Decimal("0")) is None  # still warming up
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["mean_reversion", "breakout"])
+def test_each_new_strategy_trades_through_the_engine(kind):
+    account = TradingAccountFactory(scenario="sideways")
+    StrategyFactory(account=account, kind=kind, params={})
+    unpaced_policy(account)
+    for _ in range(400):
+        engine_tick(account_id=account.pk)
+    assert Order.objects.filter(account=account, strategy__kind=kind, status="filled").exists()
