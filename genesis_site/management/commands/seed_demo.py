@@ -16,9 +16,9 @@ from trading.models import Strategy, StrategyTier, TradingAccount, TradingMode
 DEMO_ACCOUNT = "demo-paper"
 DEMO_SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
 DEMO_STRATEGIES = [
-    ("btc-momentum", "BTC/USDT", {"fast": 5, "slow": 20}, StrategyTier.HUNTER),
-    ("eth-momentum", "ETH/USDT", {"fast": 8, "slow": 30}, StrategyTier.STRATEGIST),
-    ("sol-momentum", "SOL/USDT", {"fast": 3, "slow": 12}, StrategyTier.SNIPER),
+    ("btc-momentum", "ma_crossover", "BTC/USDT", {"fast": 5, "slow": 20}, StrategyTier.HUNTER),
+    ("eth-mean-reversion", "mean_reversion", "ETH/USDT", {"period": 20, "rsi_period": 14}, StrategyTier.STRATEGIST),
+    ("sol-breakout", "breakout", "SOL/USDT", {"entry_period": 20, "exit_period": 10}, StrategyTier.SNIPER),
 ]
 
 
@@ -70,11 +70,11 @@ class Command(BaseCommand):
         )
         if not created:
             return account
-        for name, symbol, params, tier in DEMO_STRATEGIES:
+        for name, kind, symbol, params, tier in DEMO_STRATEGIES:
             Strategy.objects.create(
                 account=account,
                 name=name,
-                kind="ma_crossover",
+                kind=kind,
                 tier=tier,
                 params=params,
                 symbols=[symbol],
