@@ -57,7 +57,7 @@ from django.utils import timezone
 from compliance.exceptions import ComplianceError
 from trading.models import EquitySnapshot, Fill, TradingAccount
 from trading.positions import PositionState, cash_delta, position_apply_fill
-from trading.serializers import dec
+from trading.serializers import account_ref, dec
 
 TRADE_REPORT_COLUMNS = (
     "timestamp_utc",
@@ -471,12 +471,7 @@ def statement_data(statement: MonthlyStatement) -> dict:
     numbers the CSV and HTML show."""
     s, account = statement, statement.account
     return {
-        "account": {
-            "id": account.pk,
-            "name": account.name,
-            "exchange": account.exchange_id,
-            "quote_currency": account.quote_currency,
-        },
+        "account": account_ref(account),
         "month": s.month,
         "period": {"start": utc_iso(s.start), "end": utc_iso(s.end)},
         "generated_at": utc_iso(s.generated_at),

@@ -5,7 +5,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from risk.gate import Pacing
-from trading.feeds import EPOCH, STEP, TIMEFRAME
+from trading.feeds import EPOCH, STEP, TIMEFRAME, ScenarioFeed
 from trading.models import Candle, EquitySnapshot, Order, Position, TradingAccount
 
 HUNDRED = Decimal("100")
@@ -70,7 +70,7 @@ def pnl_summary(*, account: TradingAccount, equity: Decimal, now: datetime | Non
 def prices_latest(*, account: TradingAccount) -> dict[str, Decimal]:
     """Close of the candle of the account's last tick, per symbol."""
     rows = Candle.objects.filter(
-        source=f"scenario:{account.scenario}:{account.scenario_seed}",
+        source=ScenarioFeed(account.scenario, account.scenario_seed).source,
         symbol__in=account.symbols,
         timeframe=TIMEFRAME,
         ts=EPOCH + STEP * account.feed_cursor,

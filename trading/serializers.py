@@ -16,6 +16,15 @@ def dec(value: Decimal | None) -> str | None:
     return format(value.normalize(), "f") if value else "0"
 
 
+def account_ref(account: TradingAccount) -> dict:
+    return {
+        "id": account.pk,
+        "name": account.name,
+        "exchange": account.exchange_id,
+        "quote_currency": account.quote_currency,
+    }
+
+
 def position_data(p: Position) -> dict:
     return {
         "symbol": p.symbol,
@@ -55,12 +64,7 @@ def account_state(*, account: TradingAccount) -> dict:
     exposure = sum((p.market_value for p in positions), Decimal("0"))
     version = config_version_active(account_id=account.pk)
     return {
-        "account": {
-            "id": account.pk,
-            "name": account.name,
-            "exchange": account.exchange_id,
-            "quote_currency": account.quote_currency,
-        },
+        "account": account_ref(account),
         "seq": account.tick_seq,
         "mode": account.mode,
         "stop_level": account.stop_level,

@@ -8,7 +8,7 @@ import numpy as np
 
 from risk import analytics as a
 from risk.models import RiskReport
-from trading.feeds import TIMEFRAME
+from trading.feeds import TIMEFRAME, ScenarioFeed
 from trading.models import Candle, EquitySnapshot, Order, Position, TradingAccount
 
 CENT = Decimal("0.01")
@@ -49,7 +49,7 @@ def _equity_figures(equity: list[float], times: list, current: Decimal) -> dict:
 
 def _correlations(account: TradingAccount) -> dict:
     held = list(Position.objects.filter(account=account, quantity__gt=0).values_list("symbol", flat=True))
-    source = f"scenario:{account.scenario}:{account.scenario_seed}"
+    source = ScenarioFeed(account.scenario, account.scenario_seed).source
     series = {}
     for symbol in held:
         closes = list(
