@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from compliance import reports
 from compliance.taxlots import TaxLotError, TaxLotMethodUnknown, realized_lots_csv, tax_lots_for_account
-from trading.models import TradingAccount
 
 
 class Command(BaseCommand):
@@ -12,11 +12,10 @@ class Command(BaseCommand):
         parser.add_argument("--method", help="FIFO, LIFO or HIFO (default: the account's tax lot method)")
 
     def handle(self, *args, account, method, **options):
-        found = TradingAccount.objects.filter(name=account).first()
-        if found is None:
-            raise CommandError(f"--account: No account named {account!r}.")
         try:
-            report = tax_lots_for_account(account=found, method=method)
+            report = tax_lots_for_account(account=reports.account_named(account), method=method)
+        except reports.ReportInputInvalid as exc:
+            raise CommandError(reports.command_message(exc)) from None
         except TaxLotMethodUnknown as exc:
             raise CommandError(f"--method: {exc}") from None
         except TaxLotError as exc:

@@ -8,6 +8,7 @@ from risk.models import ConfigVersion
 from risk.policy import policy_check
 from risk.selectors import config_version_active, config_version_diff
 from risk.services import config_version_activate, config_version_create, config_version_rollback
+from trading.management.accounts import account_for_command
 from trading.models import TradingAccount
 
 
@@ -44,10 +45,7 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {path}: {exc.strerror}") from None
 
     def _account(self, name: str) -> TradingAccount:
-        account = TradingAccount.objects.filter(name=name).first()
-        if account is None:
-            raise CommandError(f"unknown account {name!r}")
-        return account
+        return account_for_command(name)
 
     def _validate(self, file, **options):
         check = policy_check(self._read(file))

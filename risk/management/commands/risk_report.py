@@ -1,9 +1,9 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from risk.services.reports import risk_report_compute
-from trading.models import TradingAccount
+from trading.management.accounts import account_for_command
 
 
 class Command(BaseCommand):
@@ -13,8 +13,6 @@ class Command(BaseCommand):
         parser.add_argument("--account", required=True, help="account name")
 
     def handle(self, *args, account, **options):
-        found = TradingAccount.objects.filter(name=account).first()
-        if found is None:
-            raise CommandError(f"unknown account {account!r}")
+        found = account_for_command(account)
         report = risk_report_compute(account_id=found.pk, trigger="on_demand")
         self.stdout.write(json.dumps(report.figures, indent=2, sort_keys=True))

@@ -2,8 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from compliance.services import Actor
 from risk.services import StopRefused, trading_flatten, trading_halt, trading_pause_entries, trading_release
+from trading.management.accounts import account_for_command
 from trading.markets import UnknownMarket
-from trading.models import TradingAccount
 
 
 class Command(BaseCommand):
@@ -19,9 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default="cli", help="who acts, recorded in the audit trail")
 
     def handle(self, *args, action, account, reason, strategy, symbol, minutes, actor, **options):
-        found = TradingAccount.objects.filter(name=account).first()
-        if found is None:
-            raise CommandError(f"unknown account {account!r}")
+        found = account_for_command(account)
         who = Actor("user", actor)
         try:
             if action == "pause":

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from compliance.services import Actor
-from trading.models import TradingAccount, TradingMode
+from trading.management.accounts import account_for_command
+from trading.models import TradingMode
 from trading.services.accounts import ModeChangeRefused, account_mode_set
 
 
@@ -15,9 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default="cli", help="who is switching, recorded in the audit trail")
 
     def handle(self, *args, account, mode, reason, actor, **options):
-        found = TradingAccount.objects.filter(name=account).first()
-        if found is None:
-            raise CommandError(f"unknown account {account!r}")
+        found = account_for_command(account)
         try:
             updated = account_mode_set(account_id=found.pk, mode=mode, actor=Actor("user", actor), reason=reason)
         except ModeChangeRefused as exc:
