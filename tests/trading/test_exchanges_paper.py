@@ -203,3 +203,33 @@ def test_a_partial_fill_books_each_level_and_expires_the_rest():
     position.refresh_from_db()
     assert position.quantity == Decimal("0.04991")
     assert account.cash_balance == Decimal("100000") - Decimal("2999.0901") - execution.fee
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    last=prices,
+    steps=st.integers(min_value=1, max_value=5_000_000),
+    side=st.sampled_from(["buy", "sell"]),
+    levels=st.integers(min_value=1, max_value=8),
+    level_notional=st.decimals(min_value=Decimal("10"), max_value=Decimal("100000"), places=2),
+)
+def test_depth_fills_stay_on_the_grid_get_worse_level_by_level_and_never_overfill(
+    last, steps, side, levels, level_notional
+):
+    exchange = PaperExchange(depth=BookDepth(levels=levels, level_notional=level_notional))
+    amount = BTC.amount_step * steps
+    try:
+        execution = exchange.execute_market(market=BTC, side=side, amount=amount, last_price=last)
+    except OrderRejected:
+        return
+    assert 0 < execution.amount <= amount
+    assert execution.notional - execution.fee >= BTC.min_notional
+    previous = None
+    for fill in execution.fills:
+        assert fill.price == BTC.round_price(fill.price, up=False) and fill.amount == BTC.floor_amount(fill.amount)
+        assert fill.price > last if side == "buy" else fill.price < last
+        if previous is not None:
+            assert fill.price >= previous if side == "buy" else fill.price <= previous
+        previous = fill.price
+        exact_fee = fill.notional * BTC.taker_fee
+        assert exact_fee <= fill.fee < exact_fee + Decimal("0.00000001")

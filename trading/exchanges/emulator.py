@@ -634,24 +634,34 @@ def _pairs(values: list[str], what: str) -> dict[str, Decimal]:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Binance-compatible exchange emulator on loopback.")
+def emulator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9009)
     parser.add_argument("--api-key", default="emulator-key")
     parser.add_argument("--secret", default="emulator-secret")
     parser.add_argument("--balance", action="append", default=[], help="ASSET=AMOUNT, e.g. USDT=10000")
     parser.add_argument("--price", action="append", default=[], help="SYMBOLID=PRICE, e.g. BTCUSDT=60000")
-    args = parser.parse_args(argv)
-    emulator = ExchangeEmulator(host=args.host, port=args.port)
-    emulator.state.account_add(api_key=args.api_key, secret=args.secret, balances=_pairs(args.balance, "--balance"))
-    for symbol_id, price in _pairs(args.price, "--price").items():
-        emulator.state.price_set(symbol_id, price)
+
+
+def emulator_serve(*, host: str, port: int, api_key: str, secret: str, balance: list[str], price: list[str]) -> None:
+    """Run the emulator in the foreground until interrupted."""
+    balances, prices = _pairs(balance, "--balance"), _pairs(price, "--price")
+    emulator = ExchangeEmulator(host=host, port=port)
+    emulator.state.account_add(api_key=api_key, secret=secret, balances=balances)
+    for symbol_id, value in prices.items():
+        emulator.state.price_set(symbol_id, value)
     print(f"exchange emulator serving Binance spot API at {emulator.url}/api/v3 (Ctrl-C to stop)", flush=True)
     try:
         emulator.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Binance-compatible exchange emulator on loopback.")
+    emulator_arguments(parser)
+    args = parser.parse_args(argv)
+    emulator_serve(**vars(args))
 
 
 if __name__ == "__main__":

@@ -385,3 +385,22 @@ class LiveExchange:
                 f"order {client_order_id} on {symbol}: submit outcome unknown ({cause.code}); "
                 "left to reconciliation by client order id"
             ) from cause
+
+
+def live_exchange_for(
+    *, account_id: int, actor, base_url: str | None = None, retry: RetryPolicy = RetryPolicy()
+) -> LiveExchange:
+    """The adapter for a trading account: its credentials from encrypted storage (the read is
+    audited), the rate budget shared by every worker using that API key, breakers fed.
+    `base_url` (default: settings.GENESIS_EXCHANGE_URL) points it at the emulator."""
+    from django.conf import settings
+
+    from trading.exchanges.ratelimit import rate_budget_for
+    from trading.services.credentials import credential_load
+
+    credential, api_key, secret = credential_load(account_id=account_id, actor=actor, purpose="exchange session")
+    base_url = base_url or settings.GENESIS_EXCHANGE_URL or None
+    client = binance_client(api_key=api_key, secret=secret, base_url=base_url)
+    return LiveExchange(
+        client=client, budget=rate_budget_for(credential.fingerprint), account_id=account_id, retry=retry
+    )
