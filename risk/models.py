@@ -21,6 +21,10 @@ class ConfigVersion(models.Model):
 
     class Meta:
         ordering = ["account", "-version"]
+        permissions = [
+            ("activate_config", "Can create and activate a risk configuration version"),
+            ("rollback_config", "Can roll back to an earlier configuration version"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["account", "version"], name="config_version_unique_per_account"),
             models.UniqueConstraint(
@@ -129,6 +133,7 @@ class Alert(models.Model):
 
     class Meta:
         ordering = ["-last_seen"]
+        permissions = [("acknowledge_alert", "Can acknowledge and resolve alerts")]
         indexes = [
             models.Index(fields=["account", "type", "status", "last_seen"], name="alert_dedup"),
             models.Index(fields=["status", "escalated_at", "first_seen"], name="alert_escalation"),

@@ -54,6 +54,14 @@ class TradingAccount(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        permissions = [
+            ("pause_entries", "Can pause new entries (account, strategy or symbol)"),
+            ("halt_trading", "Can halt trading (kill switch)"),
+            ("flatten_positions", "Can flatten every position"),
+            ("release_stop", "Can release a pause, halt or flatten"),
+            ("force_trade", "Can force a manual entry or exit"),
+            ("change_mode", "Can switch the trading mode (DRY_RUN, PAPER, LIVE)"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(starting_balance__gt=0), name="account_starting_balance_positive"),
             models.CheckConstraint(condition=Q(cash_balance__gte=0), name="account_cash_not_negative"),
@@ -92,6 +100,7 @@ class Strategy(models.Model):
 
     class Meta:
         verbose_name_plural = "strategies"
+        permissions = [("pause_strategy", "Can pause and resume a strategy")]
         constraints = [
             models.UniqueConstraint(fields=["account", "name"], name="strategy_unique_name_per_account"),
             models.CheckConstraint(
