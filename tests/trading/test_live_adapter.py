@@ -181,3 +181,51 @@ def test_blank_credentials_are_refused():
 def test_the_client_never_leaves_loopback(emulator):
     client = binance_client(base_url=emulator.url)
     assert all(url.startswith(emulator.url) for url in client.urls["api"].values())
+
+
+@pytest.mark.django_db
+def test_credentials_survive_a_key_rotation_after_the_old_key_is_removed(capsys):
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from genesis_site.secrets import SecretDecryptError
+    from trading.services.credentials import credential_load
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    actor = Actor.system("test")
+    accounts = [TradingAccountFactory() for _ in range(3)]
+    with override_settings(GENESIS_FERNET_KEYS=[old]):
+        for i, account in enumerate(accounts):
+            credential_store(account=account, api_key=f"key-{i}", secret=f"secret-{i}", actor=actor)
+    with override_settings(GENESIS_FERNET_KEYS=[new, old]):
+        call_command("rotate_exchange_credentials")
+    assert "re-encrypted 3 exchange credentials" in capsys.readouterr().out
+    with override_settings(GENESIS_FERNET_KEYS=[new]):
+        for i, account in enumerate(accounts):
+            _, api_key, secret = credential_load(account_id=account.pk, actor=actor, purpose="test")
+            assert (api_key, secret) == (f"key-{i}", f"secret-{i}")
+    with override_settings(GENESIS_FERNET_KEYS=[old]), pytest.raises(SecretDecryptError):
+        credential_load(account_id=accounts[0].pk, actor=actor, purpose="test")
+    assert AuditEvent.objects.get(action="credential.rotated").payload == {"credentials": 3}
+
+
+def test_the_rate_budget_holds_reads_back_while_cancels_still_go(client, emulator):
+    from trading.exceptions import RateLimited
+    from trading.exchanges.ratelimit import RateBudget
+
+    # 40 weight, half reserved for cancels, refilling too slowly to matter here.
+    budget = RateBudget(key="adapter-test", capacity=40, per_seconds=6000, cancel_reserve=0.5, max_wait=0.02)
+    adapter = LiveExchange(client=client, budget=budget, retry=FAST_RETRY)
+    adapter.create_order(
+        symbol="BTC/USDT",
+        side="buy",
+        amount=Decimal("0.01"),
+        client_order_id="rb-1",
+        order_type="limit",
+        price=Decimal("50000"),
+    )  # weight 1: 39 left
+    with pytest.raises(RateLimited, match="budget of key adapter-test exhausted"):
+        adapter.balance()  # weight 20 would leave 19, under the 20 reserved for cancels
+    assert ("GET", "account") not in emulator.state.requests
+    assert adapter.cancel_order(symbol="BTC/USDT", client_order_id="rb-1").status == "cancelled"

@@ -52,15 +52,22 @@ BREAKER_SOURCES = ("exchange_status", "consecutive_api_errors", "api_error_burst
 
 
 def binance_client(
-    *, api_key: str = "", secret: str = "", base_url: str | None = None, timeout_ms: int = 10_000
+    *,
+    api_key: str = "",
+    secret: str = "",
+    base_url: str | None = None,
+    timeout_ms: int = 10_000,
+    rate_limit_ms: float | None = None,
 ) -> ccxt.binance:
-    """ccxt's binance client, spot only, rate limiting on. `base_url` (the emulator) replaces
+    """ccxt's binance client, spot only, rate limiting on (`rate_limit_ms` overrides ccxt's
+    per-request spacing, e.g. for the emulator in tests). `base_url` (the emulator) replaces
     the host of every API URL, so no call can leave loopback by accident."""
     client = ccxt.binance(
         {
             "apiKey": api_key,
             "secret": secret,
             "enableRateLimit": True,
+            **({"rateLimit": rate_limit_ms} if rate_limit_ms is not None else {}),
             "timeout": timeout_ms,
             "options": {
                 "defaultType": "spot",
@@ -212,10 +219,17 @@ class LiveExchange:
         self._outcome(None)
         return result
 
-    def _call(self, name: str, fn: Callable, *, endpoint: tuple[str, str], priority: str = "read", retry=True):
-        weight = BINANCE_WEIGHTS[endpoint]
-        if endpoint == ("GET", "openOrders") and priority == "read-all":
-            weight, priority = OPEN_ORDERS_ALL_SYMBOLS_WEIGHT, "read"
+    def _call(
+        self,
+        name: str,
+        fn: Callable,
+        *,
+        endpoint: tuple[str, str],
+        priority: str = "read",
+        retry: bool = True,
+        weight: int | None = None,
+    ):
+        weight = weight or BINANCE_WEIGHTS[endpoint]
         started = time.perf_counter()
         try:
             for attempt in range(self.retry.attempts):
@@ -320,7 +334,7 @@ class LiveExchange:
             "open_orders",
             lambda: self.client.fetch_open_orders(symbol),
             endpoint=("GET", "openOrders"),
-            priority="read" if symbol else "read-all",
+            weight=None if symbol else OPEN_ORDERS_ALL_SYMBOLS_WEIGHT,
         )
         return [self._order(o) for o in raw]
 
