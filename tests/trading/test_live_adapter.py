@@ -214,8 +214,8 @@ def test_the_rate_budget_holds_reads_back_while_cancels_still_go(client, emulato
     from trading.exceptions import RateLimited
     from trading.exchanges.ratelimit import RateBudget
 
-    # 40 weight, half reserved for cancels, refilling too slowly to matter here.
-    budget = RateBudget(key="adapter-test", capacity=40, per_seconds=6000, cancel_reserve=0.5, max_wait=0.02)
+    # 60 weight, half reserved for cancels, refilling too slowly to matter here.
+    budget = RateBudget(key="adapter-test", capacity=60, per_seconds=60000, cancel_reserve=0.5, max_wait=0.02)
     adapter = LiveExchange(client=client, budget=budget, retry=FAST_RETRY)
     adapter.create_order(
         symbol="BTC/USDT",
@@ -224,8 +224,25 @@ def test_the_rate_budget_holds_reads_back_while_cancels_still_go(client, emulato
         client_order_id="rb-1",
         order_type="limit",
         price=Decimal("50000"),
-    )  # weight 1: 39 left
+    )  # exchangeInfo 20 + order 1: 39 left
     with pytest.raises(RateLimited, match="budget of key adapter-test exhausted"):
-        adapter.balance()  # weight 20 would leave 19, under the 20 reserved for cancels
+        adapter.balance()  # weight 20 would leave 19, under the 30 reserved for cancels
     assert ("GET", "account") not in emulator.state.requests
     assert adapter.cancel_order(symbol="BTC/USDT", client_order_id="rb-1").status == "cancelled"
+
+
+def test_amounts_and_prices_off_the_market_grid_are_refused_before_sending(adapter, emulator):
+    with pytest.raises(InvalidOrder, match=r"amount 0\.000015 BTC is off the lot step 0\.00001"):
+        adapter.create_order(symbol="BTC/USDT", side="buy", amount=Decimal("0.000015"), client_order_id="grid-1")
+    with pytest.raises(InvalidOrder, match=r"price 50000\.005 is off the tick 0\.01"):
+        adapter.create_order(
+            symbol="BTC/USDT",
+            side="buy",
+            amount=Decimal("0.01"),
+            client_order_id="grid-2",
+            order_type="limit",
+            price=Decimal("50000.005"),
+        )
+    with pytest.raises(InvalidOrder, match="unknown market 'FOO/USDT'"):
+        adapter.create_order(symbol="FOO/USDT", side="buy", amount=Decimal("1"), client_order_id="grid-3")
+    assert posts(emulator) == 0

@@ -168,6 +168,7 @@ class LiveExchange:
         self.client, self.budget, self.account_id = client, budget, account_id
         self.retry, self.sleep = retry, sleep
         self.consecutive_errors = 0
+        self._markets: dict[str, Market] | None = None
         # Breakers this adapter may have to report a recovery to (all of them on start: a
         # fresh adapter does not know what an earlier process left open).
         self._unhealthy = set(BREAKER_SOURCES)
@@ -291,6 +292,15 @@ class LiveExchange:
         raw = self._call("load_markets", self.client.load_markets, endpoint=("GET", "exchangeInfo"))
         return {s: market_from_ccxt(self.client, m) for s, m in raw.items() if m.get("spot")}
 
+    def market(self, symbol: str) -> Market:
+        """The market's precision and limits (markets loaded once per adapter)."""
+        if self._markets is None:
+            self._markets = self.load_markets()
+        try:
+            return self._markets[symbol]
+        except KeyError:
+            raise InvalidOrder(f"invalid order: unknown market {symbol!r} on {self.client.id}") from None
+
     def balance(self) -> dict[str, tuple[Decimal, Decimal]]:
         """{asset: (free, used)} for every asset held."""
         raw = self._call("balance", self.client.fetch_balance, endpoint=("GET", "account"))
@@ -366,6 +376,13 @@ class LiveExchange:
         refusal that proves the exchange did not act (rate limit); after an ambiguous failure
         the order is looked up by client order id instead, and OrderStateUnknown is raised if
         that does not find it, so a lost answer never becomes a second order."""
+        # ccxt would silently truncate an amount off the lot step: the exchange would then hold
+        # a different order than our row. Refuse instead, naming the step.
+        market = self.market(symbol)
+        if market.floor_amount(amount) != amount:
+            raise InvalidOrder(f"invalid order: amount {amount} {market.base} is off the lot step {market.amount_step}")
+        if price is not None and market.round_price(price, up=False) != price:
+            raise InvalidOrder(f"invalid order: price {price} is off the tick {market.price_step}")
         params = {"newClientOrderId": client_order_id}
 
         def place():
