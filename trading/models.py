@@ -344,3 +344,20 @@ class Universe(models.Model):
 
     def __str__(self):
         return f"universe of {self.account_id}: {', '.join(self.members)}"
+
+
+class CapitalLadder(models.Model):
+    """The LIVE account's deployed-capital cap (SPEC T8): a step of $100 -> $1k -> $10k ->
+    $100k -> $1M, and when and at what equity the current step began (its promotion
+    criteria are measured from there). The audit trail holds the history of steps."""
+
+    account = models.OneToOneField(TradingAccount, on_delete=models.CASCADE, related_name="capital_ladder")
+    step = models.DecimalField(**MONEY, default=Decimal("100"))
+    step_started_at = models.DateTimeField(default=timezone.now)
+    step_start_equity = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(step__gt=0), name="capital_step_positive")]
+
+    def __str__(self):
+        return f"{self.account_id}: cap {self.step}"

@@ -40,6 +40,7 @@ from trading.models import (
 )
 from trading.selectors import pnl_summary, trading_pacing
 from trading.serializers import tick_event
+from trading.services.ladder import capital_cap, capital_clip
 from trading.services.marketdata import tickers_store
 from trading.services.orders import idempotency_key_for, order_execute_paper
 from trading.strategies import Signal, strategy_load
@@ -372,6 +373,10 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
             volatility_pct=_volatility_pct(tick, symbol),
             trade_pnls=_strategy_trade_pnls(strategy) if policy.sizing.method == "kelly" else None,
         )
+        if account.mode == TradingMode.LIVE:
+            # The capital ladder caps what LIVE positions may hold in total (SPEC T8).
+            deployed = sum(book.open_values().values(), Decimal("0"))
+            value = capital_clip(value=value, deployed=deployed, cap=capital_cap(account))
         amount = market.floor_amount(value / price)
     else:
         amount = book.positions[symbol].quantity
