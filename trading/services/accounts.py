@@ -44,6 +44,11 @@ def account_mode_set(*, account_id: int, mode: str, actor: Actor, reason: str) -
             return account
         account.mode = mode
         account.save(update_fields=["mode"])
+        if mode == TradingMode.LIVE:
+            # LIVE always runs under the capital ladder, from its first step (SPEC T8).
+            from trading.services.ladder import capital_ladder_start
+
+            capital_ladder_start(account)
         version = config_version_active(account_id=account.pk)
         audit_append(
             actor=actor,
