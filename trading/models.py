@@ -302,3 +302,21 @@ class Candle(models.Model):
 
     def __str__(self):
         return f"{self.source} {self.symbol} {self.timeframe} {self.ts:%Y-%m-%d %H:%M}"
+
+
+class ExchangeCredential(models.Model):
+    """An account's exchange API credentials (SPEC S2), stored only as Fernet ciphertext under
+    GENESIS_FERNET_KEYS (independent of SECRET_KEY). Fields ending in `_encrypted` are found
+    and re-encrypted by `manage.py rotate_keys`; plaintext is read only through
+    trading.services.credentials.exchange_credential_reveal, which audits every access."""
+
+    account = models.OneToOneField(TradingAccount, on_delete=models.CASCADE, related_name="exchange_credential")
+    label = models.CharField(max_length=64, blank=True)
+    api_key_encrypted = models.TextField()
+    secret_encrypted = models.TextField()
+    passphrase_encrypted = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"credentials of account {self.account_id}"

@@ -203,6 +203,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
+# ChatOps (SPEC O3): Slack's signing secret; the slash-command endpoint answers 503 without it.
+GENESIS_SLACK_SIGNING_SECRET = env_str("GENESIS_SLACK_SIGNING_SECRET", "")
+
 # --- Static files ------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -226,8 +229,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "genesis_site.logconfig.json_formatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+        # Warnings and errors of this process, served by GET /api/v1/logs.
+        "recent": {"class": "genesis_site.logbuffer.RecentLogHandler", "level": "WARNING"},
+    },
+    "root": {"handlers": ["console", "recent"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "uvicorn.access": {"level": "WARNING"},
