@@ -3,6 +3,7 @@
 import django_filters
 
 from compliance.models import ActorType, AuditEvent, SignOff, SignOffDecision, SignOffRole, SignOffSubject
+from genesis_site.filters import IdFilter
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -15,7 +16,7 @@ class AuditEventFilter(django_filters.FilterSet):
     correlation_id = django_filters.CharFilter()
     since = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
-    after_sequence = django_filters.NumberFilter(field_name="sequence", lookup_expr="gt")
+    after_sequence = IdFilter(field_name="sequence", lookup_expr="gt", min_value=0)
 
     class Meta:
         model = AuditEvent
@@ -23,7 +24,7 @@ class AuditEventFilter(django_filters.FilterSet):
 
 
 class SignOffFilter(django_filters.FilterSet):
-    account = django_filters.NumberFilter(field_name="account_id")
+    account = IdFilter(field_name="account_id")
     subject = django_filters.ChoiceFilter(choices=SignOffSubject.choices)
     subject_ref = django_filters.CharFilter()
     role = django_filters.ChoiceFilter(choices=SignOffRole.choices)

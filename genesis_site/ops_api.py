@@ -46,7 +46,9 @@ class DeploymentRollbackSerializer(serializers.Serializer):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Deployment history, newest first.", responses=DeploymentSerializer(many=True)),
+    list=extend_schema(
+        summary="Deployment history, newest first.", responses={200: DeploymentSerializer(many=True), **READ_ERRORS}
+    ),
     retrieve=extend_schema(summary="One deployment.", responses={200: DeploymentSerializer, **READ_ERRORS}),
 )
 class DeploymentViewSet(AccountScopedViewSet):

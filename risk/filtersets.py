@@ -2,11 +2,12 @@
 
 import django_filters
 
+from genesis_site.filters import IdFilter
 from risk.models import Alert, AlertSeverity, AlertStatus, AlertType, ConfigVersion, SymbolLock
 
 
 class AlertFilter(django_filters.FilterSet):
-    account = django_filters.NumberFilter(field_name="account_id")
+    account = IdFilter(field_name="account_id")
     type = django_filters.ChoiceFilter(choices=AlertType.choices)
     severity = django_filters.ChoiceFilter(choices=AlertSeverity.choices)
     status = django_filters.ChoiceFilter(choices=AlertStatus.choices)
@@ -17,7 +18,7 @@ class AlertFilter(django_filters.FilterSet):
 
 
 class ConfigVersionFilter(django_filters.FilterSet):
-    account = django_filters.NumberFilter(field_name="account_id")
+    account = IdFilter(field_name="account_id")
     is_active = django_filters.BooleanFilter()
 
     class Meta:
@@ -26,7 +27,7 @@ class ConfigVersionFilter(django_filters.FilterSet):
 
 
 class SymbolLockFilter(django_filters.FilterSet):
-    account = django_filters.NumberFilter(field_name="account_id")
+    account = IdFilter(field_name="account_id")
     symbol = django_filters.CharFilter()
     active = django_filters.BooleanFilter(method="filter_active", help_text="true: running locks only.")
 

@@ -2,11 +2,12 @@
 
 import django_filters
 
+from genesis_site.filters import IdFilter
 from trading.models import Fill, Order, OrderSide, OrderStatus, Position, Strategy, StrategyState
 
 
 class _AccountFilter(django_filters.FilterSet):
-    account = django_filters.NumberFilter(field_name="account_id", help_text="Only this account id.")
+    account = IdFilter(field_name="account_id", help_text="Only this account id.")
 
 
 class StrategyFilter(_AccountFilter):
@@ -21,7 +22,7 @@ class OrderFilter(_AccountFilter):
     symbol = django_filters.CharFilter()
     side = django_filters.ChoiceFilter(choices=OrderSide.choices)
     status = django_filters.ChoiceFilter(choices=OrderStatus.choices)
-    strategy = django_filters.NumberFilter(field_name="strategy_id")
+    strategy = IdFilter(field_name="strategy_id")
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
@@ -33,7 +34,7 @@ class OrderFilter(_AccountFilter):
 class FillFilter(_AccountFilter):
     symbol = django_filters.CharFilter()
     side = django_filters.ChoiceFilter(choices=OrderSide.choices)
-    order = django_filters.NumberFilter(field_name="order_id")
+    order = IdFilter(field_name="order_id")
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

@@ -164,7 +164,9 @@ AUDIT_READERS = ("compliance_officer", "risk_manager", "admin", "legal")
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Audit events in sequence order.", responses=AuditEventSerializer(many=True)),
+    list=extend_schema(
+        summary="Audit events in sequence order.", responses={200: AuditEventSerializer(many=True), **ERRORS}
+    ),
     retrieve=extend_schema(summary="One audit event by sequence.", responses={200: AuditEventSerializer, **ERRORS}),
 )
 class AuditEventViewSet(GenericViewSet):
@@ -206,7 +208,9 @@ class AuditEventViewSet(GenericViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Sign-offs (history kept), newest first.", responses=SignOffSerializer(many=True)),
+    list=extend_schema(
+        summary="Sign-offs (history kept), newest first.", responses={200: SignOffSerializer(many=True), **ERRORS}
+    ),
     retrieve=extend_schema(summary="One sign-off.", responses={200: SignOffSerializer, **ERRORS}),
 )
 class SignOffViewSet(AccountScopedViewSet):

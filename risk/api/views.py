@@ -101,7 +101,8 @@ class ReleaseView(_StopView):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="Symbol locks (timed pauses of entries per symbol).", responses=s.SymbolLockSerializer(many=True)
+        summary="Symbol locks (timed pauses of entries per symbol).",
+        responses={200: s.SymbolLockSerializer(many=True), **READ_ERRORS},
     ),
     retrieve=extend_schema(summary="One symbol lock.", responses={200: s.SymbolLockSerializer, **READ_ERRORS}),
 )
@@ -201,7 +202,9 @@ class SymbolListsView(APIView):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Alerts, most recently seen first.", responses=s.AlertSerializer(many=True)),
+    list=extend_schema(
+        summary="Alerts, most recently seen first.", responses={200: s.AlertSerializer(many=True), **READ_ERRORS}
+    ),
     retrieve=extend_schema(summary="One alert.", responses={200: s.AlertSerializer, **READ_ERRORS}),
 )
 class AlertViewSet(AccountScopedViewSet):
@@ -247,7 +250,8 @@ class AlertViewSet(AccountScopedViewSet):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="Risk configuration versions, newest first.", responses=s.ConfigVersionSerializer(many=True)
+        summary="Risk configuration versions, newest first.",
+        responses={200: s.ConfigVersionSerializer(many=True), **READ_ERRORS},
     ),
     retrieve=extend_schema(
         summary="One configuration version.", responses={200: s.ConfigVersionSerializer, **READ_ERRORS}

@@ -78,7 +78,9 @@ class StatusView(APIView):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Trading accounts you can see.", responses={200: AccountSerializer(many=True)}),
+    list=extend_schema(
+        summary="Trading accounts you can see.", responses={200: AccountSerializer(many=True), **READ_ERRORS}
+    ),
     retrieve=extend_schema(summary="One trading account.", responses={200: AccountSerializer, **READ_ERRORS}),
 )
 class AccountViewSet(AccountScopedViewSet):
@@ -90,7 +92,7 @@ class AccountViewSet(AccountScopedViewSet):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="Strategies of the accounts you can see.", responses={200: StrategySerializer(many=True)}
+        summary="Strategies of the accounts you can see.", responses={200: StrategySerializer(many=True), **READ_ERRORS}
     ),
     retrieve=extend_schema(summary="One strategy.", responses={200: StrategySerializer, **READ_ERRORS}),
 )
@@ -139,7 +141,7 @@ class StrategyViewSet(AccountScopedViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Orders, newest first.", responses={200: OrderSerializer(many=True)}),
+    list=extend_schema(summary="Orders, newest first.", responses={200: OrderSerializer(many=True), **READ_ERRORS}),
     retrieve=extend_schema(summary="One order.", responses={200: OrderSerializer, **READ_ERRORS}),
 )
 class OrderViewSet(AccountScopedViewSet):
@@ -151,7 +153,7 @@ class OrderViewSet(AccountScopedViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Fills, newest first.", responses={200: FillSerializer(many=True)}),
+    list=extend_schema(summary="Fills, newest first.", responses={200: FillSerializer(many=True), **READ_ERRORS}),
     retrieve=extend_schema(summary="One fill.", responses={200: FillSerializer, **READ_ERRORS}),
 )
 class FillViewSet(AccountScopedViewSet):
@@ -163,7 +165,8 @@ class FillViewSet(AccountScopedViewSet):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="Positions (open and closed; filter open=true).", responses={200: PositionRowSerializer(many=True)}
+        summary="Positions (open and closed; filter open=true).",
+        responses={200: PositionRowSerializer(many=True), **READ_ERRORS},
     ),
     retrieve=extend_schema(summary="One position.", responses={200: PositionRowSerializer, **READ_ERRORS}),
 )
