@@ -16,7 +16,7 @@ from compliance.services import Actor
 from genesis_site.secrets import SecretDecryptError, decrypt, encrypt, encrypted_fields
 from risk.models import AlertChannel
 from trading.models import ExchangeCredential, TradingAccount
-from trading.services.credentials import exchange_credential_reveal, exchange_credential_set
+from trading.services.credentials import credential_fingerprint, credential_load, credential_store
 
 pytestmark = pytest.mark.django_db
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
@@ -31,7 +31,12 @@ def seed(n: int, prefix: str = "AKIA") -> dict[int, tuple[str, str]]:
     plain = {a.pk: (f"{prefix}{a.pk:06d}KEYPLAINTEXT", f"SECRET-{a.pk:06d}-plaintext-value") for a in accounts}
     ExchangeCredential.objects.bulk_create(
         [
-            ExchangeCredential(account_id=pk, api_key_encrypted=encrypt(k), secret_encrypted=encrypt(s))
+            ExchangeCredential(
+                account_id=pk,
+                api_key_encrypted=encrypt(k),
+                secret_encrypted=encrypt(s),
+                fingerprint=credential_fingerprint(k),
+            )
             for pk, (k, s) in plain.items()
         ]
     )
@@ -40,19 +45,19 @@ def seed(n: int, prefix: str = "AKIA") -> dict[int, tuple[str, str]]:
 
 def test_the_rotation_covers_every_encrypted_field():
     found = {model._meta.label: fields for model, fields in encrypted_fields()}
-    assert found["trading.ExchangeCredential"] == ["api_key_encrypted", "secret_encrypted", "passphrase_encrypted"]
+    assert found["trading.ExchangeCredential"] == ["api_key_encrypted", "secret_encrypted"]
     assert found["risk.AlertChannel"] == ["url_encrypted", "routing_key_encrypted"]
 
 
 def test_credentials_are_stored_encrypted_and_every_access_is_audited():
     account = TradingAccount.objects.create(name="a", starting_balance=1, cash_balance=1)
     with override_settings(GENESIS_FERNET_KEYS=NEW):
-        exchange_credential_set(account=account, api_key="AKIA-visible", secret="s3cr3t-value", actor=ADMIN)
+        credential_store(account=account, api_key="AKIA-visible", secret="s3cr3t-value", actor=ADMIN)
         row = ExchangeCredential.objects.get()
         assert "AKIA-visible" not in row.api_key_encrypted and "s3cr3t" not in row.secret_encrypted
-        revealed = exchange_credential_reveal(account_id=account.pk, actor=ADMIN, purpose="ccxt client")
-    assert revealed == {"api_key": "AKIA-visible", "secret": "s3cr3t-value", "passphrase": ""}
-    access = AuditEvent.objects.get(action="secret.accessed")
+        _, api_key, secret = credential_load(account_id=account.pk, actor=ADMIN, purpose="ccxt client")
+    assert (api_key, secret) == ("AKIA-visible", "s3cr3t-value")
+    access = AuditEvent.objects.get(action="credential.accessed")
     assert access.actor == "secops" and access.payload["purpose"] == "ccxt client"
     assert "s3cr3t" not in str(AuditEvent.objects.values_list("payload", flat=True))
 
