@@ -54,6 +54,7 @@ ALERT_TYPES: dict[str, tuple[str, str]] = {
     AlertType.ENGINE_SILENT: (AlertSeverity.CRITICAL, "engine-silent.md"),
     AlertType.BAD_TICK: (AlertSeverity.WARNING, "bad-tick.md"),
     AlertType.OPERATOR_TILT: (AlertSeverity.WARNING, "operator-tilt.md"),
+    AlertType.UNKNOWN_ORDER: (AlertSeverity.WARNING, "unknown-exchange-order.md"),
 }
 
 

@@ -89,6 +89,7 @@ class AlertType(models.TextChoices):
     ENGINE_SILENT = "engine_silent"
     BAD_TICK = "bad_tick"
     OPERATOR_TILT = "operator_tilt"  # SPEC R10
+    UNKNOWN_ORDER = "unknown_order"  # SPEC T5: an exchange order with no local record, adopted
 
 
 class AlertSeverity(models.TextChoices):

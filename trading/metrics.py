@@ -30,3 +30,29 @@ fills_total = Counter("trader_fills_total", "Fills booked.", ["account"])
 order_rejections_total = Counter("trader_order_rejections_total", "Order intents refused or rejected.", ["reason"])
 tick_latency = Histogram("trader_tick_latency_seconds", "Engine tick duration.", buckets=TICK_BUCKETS)
 bad_ticks_total = Counter("trader_bad_ticks_total", "Market data ticks rejected by the guards.", ["reason"])
+
+API_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+exchange_api_errors_total = Counter(
+    "exchange_api_errors_total", "Exchange API calls that failed, by error kind.", ["exchange", "kind"]
+)
+exchange_api_consecutive_errors = Gauge(
+    "exchange_api_consecutive_errors",
+    "Exchange API calls failed in a row (0 after a success).",
+    ["exchange"],
+    multiprocess_mode="mostrecent",
+)
+exchange_api_latency = Histogram(
+    "exchange_api_latency_seconds",
+    "Exchange API call duration, retries included.",
+    ["exchange", "call"],
+    buckets=API_BUCKETS,
+)
+exchange_rate_budget_used_ratio = Gauge(
+    "exchange_rate_budget_used_ratio",
+    "Share of the API key's request-weight budget in use (0 idle, 1 exhausted).",
+    ["key"],
+    multiprocess_mode="mostrecent",
+)
+exchange_rate_budget_waits_total = Counter(
+    "exchange_rate_budget_waits_total", "Calls that waited for request-weight budget.", ["key", "priority"]
+)

@@ -177,6 +177,10 @@ class Order(models.Model):
     realized_pnl = models.DecimalField(**MONEY, default=ZERO, help_text="P&L this order realized (exits).")
     correlation_id = models.CharField(max_length=64, blank=True)
     reject_reason = models.TextField(blank=True)
+    # Reconciliation (SPEC T5): consecutive passes the exchange denied knowing this order;
+    # it is failed only after several, since exchanges briefly deny real orders.
+    reconcile_misses = models.PositiveSmallIntegerField(default=0)
+    adopted = models.BooleanField(default=False, help_text="Found open on the exchange with no local order.")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -305,3 +309,23 @@ class Candle(models.Model):
 
     def __str__(self):
         return f"{self.source} {self.symbol} {self.timeframe} {self.ts:%Y-%m-%d %H:%M}"
+
+
+class ExchangeCredential(models.Model):
+    """An account's exchange API key and secret, Fernet-encrypted at rest (SPEC S2). Read
+    through trading.services.credentials, which audits every access; never logged, never
+    returned by the API."""
+
+    account = models.OneToOneField(TradingAccount, on_delete=models.CASCADE, related_name="exchange_credential")
+    exchange_id = models.CharField(max_length=32, default="binance")
+    api_key_encrypted = models.TextField()
+    secret_encrypted = models.TextField()
+    fingerprint = models.CharField(max_length=16, help_text="SHA-256 prefix of the API key: names its rate budget.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.exchange_id} key {self.fingerprint} for account {self.account_id}"
+
+    def __repr__(self):
+        return f"<ExchangeCredential {self.pk} {self.exchange_id} {self.fingerprint}>"

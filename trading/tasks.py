@@ -18,3 +18,24 @@ def engine_tick_task(self, account_id: int) -> None:
     and each order's deterministic client order id makes a repeated tick a no-op."""
     heartbeat_record(name=f"worker:{self.request.hostname or 'embedded'}")
     engine_tick(account_id=account_id)
+
+
+@shared_task(name="trading.reconcile_all", ignore_result=True)
+def reconcile_all_task() -> None:
+    """Fan out one reconciliation per LIVE account with credentials (the beat entry; also
+    what brings the database back in line with the exchange after a restart)."""
+    accounts = TradingAccount.objects.filter(mode=TradingMode.LIVE, exchange_credential__isnull=False)
+    for account_id in accounts.values_list("pk", flat=True):
+        reconcile_task.delay(account_id)
+
+
+@shared_task(name="trading.reconcile", ignore_result=True)
+def reconcile_task(account_id: int) -> None:
+    """One reconciliation pass for an account. Idempotent: a repeated pass changes nothing."""
+    from django.conf import settings
+
+    from trading.exchanges.live import live_exchange_for
+    from trading.services.reconcile import RECONCILER, reconcile_account
+
+    exchange = live_exchange_for(account_id=account_id, actor=RECONCILER)
+    reconcile_account(account_id=account_id, exchange=exchange, max_misses=settings.GENESIS_RECONCILE_MAX_MISSES)

@@ -149,7 +149,14 @@ CELERY_BEAT_SCHEDULE = {
     "risk-reports": {"task": "risk.risk_reports_compute", "schedule": 15 * 60.0},
     "retention-apply": {"task": "compliance.retention_apply", "schedule": 6 * 3600.0},
     "alerts-escalate": {"task": "risk.alerts_escalate", "schedule": 30.0},
+    "reconcile-all": {"task": "trading.reconcile_all", "schedule": 30.0},
 }
+
+# Live exchange (SPEC T5). GENESIS_EXCHANGE_URL replaces the exchange's API host, e.g. with the
+# exchange emulator's loopback URL for the mock exchange mode; empty means the real exchange.
+GENESIS_EXCHANGE_URL = env_str("GENESIS_EXCHANGE_URL")
+# An order is failed only after this many consecutive reconciliation passes did not find it.
+GENESIS_RECONCILE_MAX_MISSES = env_number("GENESIS_RECONCILE_MAX_MISSES", 3, minimum=1)
 
 # The audit chain head is exported, HMAC-signed, outside the database (SPEC C1), so that a
 # rewrite of the whole chain is detected. Production has no default key.

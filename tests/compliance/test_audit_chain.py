@@ -101,3 +101,37 @@ def test_an_account_event_is_stamped_with_the_accounts_active_config_hash():
         unscoped = audit_append(actor=ACTOR, action="test.event", payload={})
     assert (stamped.config_hash, explicit.config_hash, unscoped.config_hash) == (version.sha256, "x", "")
     assert audit_chain_verify().ok
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"ratio": 1e-05},  # orjson writes 0.00001, the canonical form 1e-05
+        {"big": 2**70},  # beyond orjson's 64-bit integers
+        {"text": 'naïve \u2028 "quoted" \\ \n', "nested": {"b": [1, 2.5, None, True], "a": {}}},
+    ],
+)
+def test_values_the_fast_serializer_writes_differently_still_verify(payload):
+    append(2)
+    with transaction.atomic():
+        audit_append(actor=ACTOR, action="test.event", payload=payload)
+    append(2, start=10)
+    assert audit_chain_verify() == audit_chain_verify().__class__(True, 5)
+
+
+def test_a_tampered_value_the_fast_serializer_refuses_is_still_caught():
+    append(1)
+    with transaction.atomic():
+        audit_append(actor=ACTOR, action="test.event", payload={"big": 2**70})
+    as_table_owner(
+        "UPDATE compliance_auditevent SET payload = %s WHERE sequence = 2", ['{"big": 1180591620717411303425}']
+    )
+    result = audit_chain_verify()
+    assert (result.ok, result.first_broken_sequence) == (False, 2)
+
+
+def test_the_chain_verifies_across_page_boundaries():
+    append(7)
+    assert audit_chain_verify(batch_size=3).checked == 7
+    as_table_owner("UPDATE compliance_auditevent SET payload = %s WHERE sequence = 6", ['{"i": 5, "amount": "9"}'])
+    assert audit_chain_verify(batch_size=3).first_broken_sequence == 6

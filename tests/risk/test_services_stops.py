@@ -139,7 +139,7 @@ def test_the_command_drives_the_same_services(account, capsys):
     assert "cancelled 1 orders" in capsys.readouterr().out
     call_command("trading_stop", "release", "acct", "--reason", "cli drill over")
     call_command("trading_stop", "pause", "acct", "--symbol", "ETH/USDT", "--minutes", "5", "--reason", "x")
-    with pytest.raises(CommandError, match="unknown market 'DOGE/USDT'"):
-        call_command("trading_stop", "pause", "acct", "--symbol", "DOGE/USDT", "--minutes", "5", "--reason", "x")
+    with pytest.raises(CommandError, match="unknown market 'FOO/USDT'"):
+        call_command("trading_stop", "pause", "acct", "--symbol", "FOO/USDT", "--minutes", "5", "--reason", "x")
     with pytest.raises(CommandError, match="unknown account"):
         call_command("trading_stop", "halt", "nope", "--reason", "x")

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from compliance.services import Actor, audit_append
 from trading.exceptions import OrderRejected
-from trading.exchanges.paper import PaperExchange, PaperFill
+from trading.exchanges.paper import PaperExchange, PaperExecution, PaperFill
 from trading.markets import Market
 from trading.models import Fill, Order, OrderStatus, Position, Strategy, TradingAccount
 from trading.positions import PositionState, cash_delta, position_apply_fill
@@ -67,7 +67,7 @@ def order_execute_paper(
     actor: Actor,
     reason: str = "",
     at: datetime | None = None,
-) -> tuple[Order, PaperFill | None]:
+) -> tuple[Order, PaperExecution | None]:
     """Create, submit and fill (or reject) a market order on the paper exchange, updating the
     position and the account's cash. Runs inside the caller's transaction, under its lock.
     `reason` (the signal or exit rule behind the order) is kept in its first audit event.
@@ -96,36 +96,42 @@ def order_execute_paper(
             order=order, status=OrderStatus.REJECTED, actor=actor, config_hash=config_hash, extra={"reason": str(exc)}
         )
         return order, None
-    Fill.objects.create(
-        order=order,
-        account=account,
-        symbol=market.symbol,
-        side=side,
-        amount=fill.amount,
-        price=fill.price,
-        fee=fill.fee,
-        fee_currency=fill.fee_currency,
-        liquidity=fill.liquidity,
-        exchange_trade_id=fill.trade_id,
-        correlation_id=correlation_id,
-        created_at=at,
-    )
+    for part in fill.fills:  # one fill per book level taken
+        Fill.objects.create(
+            order=order,
+            account=account,
+            symbol=market.symbol,
+            side=side,
+            amount=part.amount,
+            price=part.price,
+            fee=part.fee,
+            fee_currency=part.fee_currency,
+            liquidity=part.liquidity,
+            exchange_trade_id=part.trade_id,
+            correlation_id=correlation_id,
+            created_at=at,
+        )
     order.filled_amount, order.average_price = fill.amount, fill.price
     order.fee, order.fee_currency = fill.fee, fill.fee_currency
     order.exchange_order_id = f"paper-{order.pk}"
+    if not fill.complete:
+        # A book thinner than the order: what filled stays, the rest expires (IOC).
+        order_transition(order=order, status=OrderStatus.PARTIALLY_FILLED, actor=actor, config_hash=config_hash)
     order_transition(
         order=order,
-        status=OrderStatus.FILLED,
+        status=OrderStatus.FILLED if fill.complete else OrderStatus.EXPIRED,
         actor=actor,
         config_hash=config_hash,
         extra={"price": fill.price, "fee": fill.fee},
     )
     realized_before = position.realized_pnl
-    _position_book(position, side=side, fill=fill)
+    for part in fill.fills:
+        _position_book(position, side=side, fill=part)
     if position.realized_pnl != realized_before:
         order.realized_pnl = position.realized_pnl - realized_before
         order.save(update_fields=["realized_pnl"])
-    account.cash_balance += cash_delta(side=side, amount=fill.amount, price=fill.price, fee=fill.fee)
+    for part in fill.fills:
+        account.cash_balance += cash_delta(side=side, amount=part.amount, price=part.price, fee=part.fee)
     return order, fill
 
 

@@ -1,0 +1,31 @@
+from decimal import Decimal
+
+import pytest
+
+from trading.exchanges.emulator import ExchangeEmulator
+from trading.exchanges.live import LiveExchange, RetryPolicy, binance_client
+
+API_KEY, SECRET = "emulator-test-key", "emulator-test-secret"
+FAST_RETRY = RetryPolicy(attempts=4, base_seconds=0.001, cap_seconds=0.01)
+
+
+@pytest.fixture
+def emulator():
+    with ExchangeEmulator() as emulator:
+        emulator.state.account_add(
+            api_key=API_KEY, secret=SECRET, balances={"USDT": Decimal("100000"), "BTC": Decimal("1")}
+        )
+        emulator.state.price_set("BTCUSDT", Decimal("60000"))
+        emulator.state.price_set("ETHUSDT", Decimal("3000"))
+        yield emulator
+
+
+@pytest.fixture
+def client(emulator):
+    """ccxt's own binance client, pointed at the emulator."""
+    return binance_client(api_key=API_KEY, secret=SECRET, base_url=emulator.url, timeout_ms=1000)
+
+
+@pytest.fixture
+def adapter(client):
+    return LiveExchange(client=client, retry=FAST_RETRY)
