@@ -5,8 +5,9 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from risk.gate import Pacing
+from trading.exchanges.ratelimit import rate_budget_for
 from trading.feeds import EPOCH, STEP, TIMEFRAME, ScenarioFeed
-from trading.models import Candle, EquitySnapshot, Order, Position, TradingAccount
+from trading.models import Candle, EquitySnapshot, ExchangeCredential, Order, Position, TradingAccount
 
 HUNDRED = Decimal("100")
 PCT = Decimal("0.0001")
@@ -92,3 +93,15 @@ def trading_pacing(*, account_id: int, now: datetime) -> Pacing:
         seconds_since_last_trade=(now - last).total_seconds() if last else None,
         seconds_since_symbol_trade={s: (now - t).total_seconds() for s, t in last_by_symbol.items()},
     )
+
+
+def rate_budget_usage() -> list[dict]:
+    """Request-weight budget in use per exchange API key (SPEC T5, shown on the system page):
+    the key's fingerprint, the accounts using it, and the share used now (0..1)."""
+    keys: dict[str, list[int]] = {}
+    for fingerprint, account_id in ExchangeCredential.objects.values_list("fingerprint", "account_id"):
+        keys.setdefault(fingerprint, []).append(account_id)
+    return [
+        {"key": fingerprint, "accounts": sorted(ids), "used": rate_budget_for(fingerprint).usage()}
+        for fingerprint, ids in sorted(keys.items())
+    ]

@@ -52,15 +52,22 @@ BREAKER_SOURCES = ("exchange_status", "consecutive_api_errors", "api_error_burst
 
 
 def binance_client(
-    *, api_key: str = "", secret: str = "", base_url: str | None = None, timeout_ms: int = 10_000
+    *,
+    api_key: str = "",
+    secret: str = "",
+    base_url: str | None = None,
+    timeout_ms: int = 10_000,
+    rate_limit_ms: float | None = None,
 ) -> ccxt.binance:
-    """ccxt's binance client, spot only, rate limiting on. `base_url` (the emulator) replaces
+    """ccxt's binance client, spot only, rate limiting on (`rate_limit_ms` overrides ccxt's
+    per-request spacing, e.g. for the emulator in tests). `base_url` (the emulator) replaces
     the host of every API URL, so no call can leave loopback by accident."""
     client = ccxt.binance(
         {
             "apiKey": api_key,
             "secret": secret,
             "enableRateLimit": True,
+            **({"rateLimit": rate_limit_ms} if rate_limit_ms is not None else {}),
             "timeout": timeout_ms,
             "options": {
                 "defaultType": "spot",
@@ -161,6 +168,7 @@ class LiveExchange:
         self.client, self.budget, self.account_id = client, budget, account_id
         self.retry, self.sleep = retry, sleep
         self.consecutive_errors = 0
+        self._markets: dict[str, Market] | None = None
         # Breakers this adapter may have to report a recovery to (all of them on start: a
         # fresh adapter does not know what an earlier process left open).
         self._unhealthy = set(BREAKER_SOURCES)
@@ -212,10 +220,17 @@ class LiveExchange:
         self._outcome(None)
         return result
 
-    def _call(self, name: str, fn: Callable, *, endpoint: tuple[str, str], priority: str = "read", retry=True):
-        weight = BINANCE_WEIGHTS[endpoint]
-        if endpoint == ("GET", "openOrders") and priority == "read-all":
-            weight, priority = OPEN_ORDERS_ALL_SYMBOLS_WEIGHT, "read"
+    def _call(
+        self,
+        name: str,
+        fn: Callable,
+        *,
+        endpoint: tuple[str, str],
+        priority: str = "read",
+        retry: bool = True,
+        weight: int | None = None,
+    ):
+        weight = weight or BINANCE_WEIGHTS[endpoint]
         started = time.perf_counter()
         try:
             for attempt in range(self.retry.attempts):
@@ -277,6 +292,15 @@ class LiveExchange:
         raw = self._call("load_markets", self.client.load_markets, endpoint=("GET", "exchangeInfo"))
         return {s: market_from_ccxt(self.client, m) for s, m in raw.items() if m.get("spot")}
 
+    def market(self, symbol: str) -> Market:
+        """The market's precision and limits (markets loaded once per adapter)."""
+        if self._markets is None:
+            self._markets = self.load_markets()
+        try:
+            return self._markets[symbol]
+        except KeyError:
+            raise InvalidOrder(f"invalid order: unknown market {symbol!r} on {self.client.id}") from None
+
     def balance(self) -> dict[str, tuple[Decimal, Decimal]]:
         """{asset: (free, used)} for every asset held."""
         raw = self._call("balance", self.client.fetch_balance, endpoint=("GET", "account"))
@@ -320,7 +344,7 @@ class LiveExchange:
             "open_orders",
             lambda: self.client.fetch_open_orders(symbol),
             endpoint=("GET", "openOrders"),
-            priority="read" if symbol else "read-all",
+            weight=None if symbol else OPEN_ORDERS_ALL_SYMBOLS_WEIGHT,
         )
         return [self._order(o) for o in raw]
 
@@ -352,6 +376,13 @@ class LiveExchange:
         refusal that proves the exchange did not act (rate limit); after an ambiguous failure
         the order is looked up by client order id instead, and OrderStateUnknown is raised if
         that does not find it, so a lost answer never becomes a second order."""
+        # ccxt would silently truncate an amount off the lot step: the exchange would then hold
+        # a different order than our row. Refuse instead, naming the step.
+        market = self.market(symbol)
+        if market.floor_amount(amount) != amount:
+            raise InvalidOrder(f"invalid order: amount {amount} {market.base} is off the lot step {market.amount_step}")
+        if price is not None and market.round_price(price, up=False) != price:
+            raise InvalidOrder(f"invalid order: price {price} is off the tick {market.price_step}")
         params = {"newClientOrderId": client_order_id}
 
         def place():
