@@ -45,7 +45,10 @@ class TradingAccount(models.Model):
     tax_lot_method = models.CharField(max_length=4, choices=TaxLotMethod.choices, default=TaxLotMethod.FIFO)
     stop_level = models.CharField(max_length=16, choices=StopLevel.choices, default=StopLevel.NONE)
     stop_reason = models.TextField(blank=True)
-    tick_seq = models.PositiveBigIntegerField(default=0, help_text="Sequence number of the live stream.")
+    tick_seq = models.PositiveBigIntegerField(default=0, help_text="Number of engine ticks run.")
+    stream_seq = models.PositiveBigIntegerField(
+        default=0, help_text="Sequence number of the live stream: one per event pushed to the dashboards."
+    )
     peak_equity = models.DecimalField(
         **MONEY, null=True, blank=True, help_text="Highest equity seen; drawdowns are from it."
     )
