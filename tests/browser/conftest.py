@@ -57,7 +57,7 @@ class Server:
         return self.query("SELECT sha256 FROM risk_configversion WHERE is_active")[0]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.skip("browser tests need Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
@@ -81,7 +81,7 @@ def server(tmp_path_factory):
         procs.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(server):
     from playwright.sync_api import sync_playwright
 

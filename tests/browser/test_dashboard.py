@@ -14,6 +14,7 @@ pytestmark = pytest.mark.slow
 
 def use_control(page, name: str, text: str = "browser test", *, scope=None):
     """Click a control, fill the dialog's reason or comment, confirm, and return the result."""
+    previous = page.locator("#toast").inner_text() if page.locator("#toast").count() else ""
     (scope or page).get_by_role("button", name=name, exact=True).first.click()
     dialog = page.locator("#control-dialog")
     field = dialog.locator("textarea:visible").first
@@ -21,6 +22,8 @@ def use_control(page, name: str, text: str = "browser test", *, scope=None):
     dialog.locator("#control-submit").click()
     toast = page.locator("#toast.ok")
     toast.wait_for()
+    # A second control in a row must not read the first one's result.
+    page.wait_for_function("(before) => document.querySelector('#toast').textContent !== before", arg=previous)
     return toast.inner_text()
 
 

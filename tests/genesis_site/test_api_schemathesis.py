@@ -8,6 +8,8 @@ import os
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -34,7 +36,19 @@ CHECKS = [
 
 
 @pytest.fixture
-def api_schema(db):
+def wsgi_inside_the_test_transaction():
+    """Django closes a connection whose autocommit differs from its settings when a request
+    starts or ends; inside the test's transaction that would close it under the test (on
+    PostgreSQL). The test client unhooks the same handler for the same reason."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield WSGIHandler()
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_schema(db, wsgi_inside_the_test_transaction):
     user = UserFactory(role="admin", username="schemathesis-admin")
     account = TradingAccountFactory(members=[user])
     StrategyFactory(account=account)
@@ -43,7 +57,9 @@ def api_schema(db):
     raw = bot_token_create(name="schemathesis", user=user, days=1)
     headers = {"Authorization": f"Bearer {raw}"}
     schema = schemathesis.openapi.from_wsgi(
-        "/api/schema/", WSGIHandler(), headers={**headers, "Accept": "application/vnd.oai.openapi+json"}
+        "/api/schema/",
+        wsgi_inside_the_test_transaction,
+        headers={**headers, "Accept": "application/vnd.oai.openapi+json"},
     )
     AUTH.update(headers)
     return schema
