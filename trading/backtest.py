@@ -12,6 +12,7 @@ a report can be reproduced.
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
+from statistics import median
 
 import numpy as np
 
@@ -67,7 +68,7 @@ def _trade_ok(feed: Feed, symbol: str, index: int, recent: np.ndarray):
         expected_ts=feed.ts_of(index),
         previous_ts=feed.ts_of(index - 1),
         # The median of the previous closes, taken in float: one Decimal instead of twenty.
-        recent_closes=[Decimal(f"{float(np.median(recent[-21:-1])):.8f}")],
+        recent_closes=[Decimal(f"{median(recent[-21:-1].tolist()):.8f}")],
         max_deviation_pct=GUARD_DEVIATION_PCT,
         stale_seconds=0,
     )

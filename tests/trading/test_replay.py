@@ -104,8 +104,8 @@ def test_the_import_command_refuses_a_bad_file_whole_and_stores_a_good_one_idemp
     assert ohlcv_load(good)[0].volume == Decimal("12.345")
 
 
-# Polling: until the exchange emulator lands, ccxt's own binance parser turns stored raw
-# responses into what fetch_ohlcv/fetch_ticker return; the storage path is the real one.
+# Polling: ccxt's own binance parser on stored raw responses (edge cases the emulator does not
+# produce), then the real client against the exchange emulator on loopback.
 BINANCE_KLINES = [
     [T0, "37000.10", "37010.00", "36990.00", "37005.55", "12.345", T0 + 59_999, "1", 100, "1", "1", "0"],
     [T0 + 60_000, "37005.55", "37020.00", "37000.00", "37015.00", "8.1", T0 + 119_999, "1", 10, "1", "1", "0"],
@@ -147,3 +147,19 @@ def test_a_polled_ticker_becomes_exact_decimals_and_a_broken_one_names_the_field
         ticker_from_ccxt({**unified, "last": 0, "close": 0}, name="binance BTC/USDT")
     with pytest.raises(MarketDataInvalid, match="ticker: timestamp is missing"):
         ticker_from_ccxt({**unified, "timestamp": None}, name="binance BTC/USDT")
+
+
+@pytest.mark.django_db
+def test_the_polling_feed_stores_what_the_real_ccxt_client_fetches_from_the_emulator(client, emulator):
+    """T1c end to end on loopback: ccxt's binance client, unmodified, against the emulator."""
+    feed = PollingFeed(client)
+    assert feed.poll_ohlcv("BTC/USDT") == 1
+    emulator.state.price_set("BTCUSDT", Decimal("60100"))
+    feed.poll_ohlcv("BTC/USDT")  # the same bar updated (or a new one if a minute just turned)
+    assert feed.poll_ohlcv("BTC/USDT") == 0  # polling again stores nothing twice
+    bars = client.fetch_ohlcv("BTC/USDT", "1m")
+    assert Candle.objects.filter(source="binance", symbol="BTC/USDT").count() == len(bars)
+    assert Candle.objects.filter(source="binance").order_by("ts").first().open == Decimal("60000.0")
+    ticker = feed.poll_ticker("BTC/USDT")
+    assert (ticker.last, ticker.bid, ticker.ask) == (Decimal("60100.0"), Decimal("60069.95"), Decimal("60130.05"))
+    assert Ticker.objects.filter(source="binance", symbol="BTC/USDT", last=Decimal("60100")).exists()

@@ -1,0 +1,307 @@
+"""Engine benchmarks (SPEC §9), each next to a baseline measured in the same run:
+
+  decision path   guards + the three built-in strategies + the pre-trade risk gate, per
+                  symbol, in memory (target p99 <= 1 ms); baseline: the bare feed read and
+                  strategy decisions without guards or gate.
+  engine tick     engine_tick() with persistence and audit, one account, one symbol, three
+                  strategies (target p99 <= 3x the baseline and <= 50 ms); baseline: a raw
+                  DB-API transaction (no ORM) doing as many row writes as the average tick.
+  paper orders    order_execute_paper() persisted with its fill, position and three audit
+                  events, one transaction per order (target >= 1,000/s); baseline: raw
+                  single-row INSERT+COMMIT.
+  replay          backtest() of each built-in over scenario candles (target >= 50,000
+                  candles/s per strategy); baseline: the vectorized signals alone.
+
+Runs in a scratch database: SQLite, or a scratch PostgreSQL database when DATABASE_URL points
+at PostgreSQL.
+
+    .venv/bin/python bench/engine.py [--ticks 300] [--orders 1000] [--candles 200000]
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from audit import percentile, scratch_database  # noqa: E402  (same scratch-database rules as bench/audit.py)
+
+STRATEGIES = {
+    "ma_crossover": {"fast": 5, "slow": 20},
+    "mean_reversion": {},
+    "breakout": {},
+}
+UNPACED = (
+    "max_trades_per_day: 100000\nmax_trades_per_hour: 100000\nmax_new_positions_per_hour: 100000\n"
+    "min_seconds_between_trades: 0\nmin_seconds_per_symbol: 0\n"
+)
+
+
+def line(name: str, times: list[float], *, unit: str = "ms", count: int | None = None, what: str = "") -> float:
+    p50, p95, p99 = (percentile(times, q) for q in (0.5, 0.95, 0.99))
+    rate = f"  throughput {(count or len(times)) / sum(times):12,.0f} {what}/s" if what else ""
+    print(f"  {name:34s} p50 {p50 * 1000:8.3f} ms  p95 {p95 * 1000:8.3f} ms  p99 {p99 * 1000:8.3f} ms{rate}")
+    return p99
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def bench_decision_path(samples: int) -> None:
+    from risk.exceptions import RiskRefused
+    from risk.gate import GateContext, OrderIntent, gate_check
+    from risk.guards import tick_rejection
+    from risk.policy import RiskPolicy
+    from trading.feeds import ScenarioFeed
+    from trading.markets import market_get
+    from trading.strategies import strategy_load
+
+    feed, market = ScenarioFeed("sideways", 1), market_get("BTC/USDT")
+    runners = [strategy_load(k, p) for k, p in STRATEGIES.items()]
+    policy = RiskPolicy()
+
+    def baseline(i: int) -> None:
+        closes = feed.closes("BTC/USDT", end=i, length=200)
+        for runner in runners:
+            runner.decide(symbol="BTC/USDT", closes=closes, position_qty=Decimal("0"))
+
+    def decision(i: int) -> None:
+        candle = feed.candle("BTC/USDT", i)
+        recent = [Decimal(f"{x:.8f}") for x in feed.closes("BTC/USDT", end=i - 1, length=20)]
+        tick_rejection(
+            close=candle.close,
+            ts=candle.ts,
+            expected_ts=feed.ts_of(i),
+            previous_ts=feed.ts_of(i - 1),
+            recent_closes=recent,
+            max_deviation_pct=policy.bad_tick_deviation_pct,
+            stale_seconds=policy.stale_data_seconds,
+        )
+        closes = feed.closes("BTC/USDT", end=i, length=200)
+        ctx = GateContext(policy=policy, stop_level="none", equity=Decimal("100000"))
+        for runner in runners:
+            runner.decide(symbol="BTC/USDT", closes=closes, position_qty=Decimal("0"))
+            # Every strategy's intent goes through the gate, signal or not: the worst case.
+            intent = OrderIntent(
+                symbol="BTC/USDT",
+                side="buy",
+                amount=Decimal("0.01"),
+                price=candle.close,
+                fee_rate=market.taker_fee,
+                min_notional=market.min_notional,
+            )
+            try:
+                gate_check(intent, ctx)
+            except RiskRefused:  # a refusal is a result here, not an error
+                pass
+
+    print("decision path per symbol (3 strategies), in memory")
+    results = {}
+    for name, fn in (("baseline (feed + decide)", baseline), ("guards + decide + gate", decision)):
+        times = []
+        for i in range(300, 300 + samples):
+            started = time.perf_counter()
+            fn(i)
+            times.append(time.perf_counter() - started)
+        results[name] = line(name, times, what="symbols")
+    p99 = results["guards + decide + gate"]
+    print(
+        f"  ratio p99 {p99 / results['baseline (feed + decide)']:.2f}x baseline; "
+        f"target p99 <= 1 ms: {verdict(p99 <= 0.001)}"
+    )
+
+
+def raw_writes(connection, writes: int, runs: int, vendor: str) -> list[float]:
+    """A raw DB-API transaction of `writes` single-row INSERTs, timed per commit."""
+    raw = connection.connection
+    cursor = raw.cursor()
+    key = "BIGSERIAL PRIMARY KEY" if vendor == "postgresql" else "INTEGER PRIMARY KEY"
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS bench_raw (id {key}, ts TEXT, payload TEXT)")
+    raw.commit()
+    marker = "%s" if vendor == "postgresql" else "?"
+    sql = f"INSERT INTO bench_raw (ts, payload) VALUES ({marker}, {marker})"
+    times = []
+    # Django keeps the DB-API connection in autocommit: an explicit BEGIN/COMMIT makes the
+    # writes one transaction, as the engine's tick is.
+    begin = "BEGIN IMMEDIATE" if vendor == "sqlite" else "BEGIN"
+    for run in range(runs):
+        started = time.perf_counter()
+        cursor.execute(begin)
+        for w in range(writes):
+            cursor.execute(sql, (f"{run}-{w}", '{"account": 1, "symbol": "BTC/USDT", "amount": "0.01"}'))
+        cursor.execute("COMMIT")
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def make_account(name: str, scenario: str = "sideways"):
+    from compliance.services import Actor
+    from risk.policy import default_policy_yaml
+    from risk.services import config_version_activate, config_version_create
+    from trading.models import Strategy, TradingAccount
+
+    account = TradingAccount.objects.create(
+        name=name,
+        scenario=scenario,
+        scenario_seed=1,
+        symbols=["BTC/USDT"],
+        starting_balance=Decimal("100000"),
+        cash_balance=Decimal("100000"),
+        feed_cursor=300,
+    )
+    bench = Actor.system("bench")
+    version = config_version_create(
+        account=account, content=default_policy_yaml() + UNPACED, author=None, reason="bench", actor=bench
+    )
+    config_version_activate(version=version, actor=bench, reason="bench")
+    for kind, params in STRATEGIES.items():
+        Strategy.objects.create(account=account, name=kind, kind=kind, params=params, risk_budget=Decimal("0.02"))
+    return account
+
+
+def bench_tick(ticks: int) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from trading.services.engine import engine_tick
+
+    vendor = connection.vendor
+    account = make_account("bench-tick")
+    for _ in range(20):  # warm caches, the first snapshot, the policy
+        engine_tick(account_id=account.pk)
+    times, writes, orders = [], 0, 0
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(ticks):
+            started = time.perf_counter()
+            result = engine_tick(account_id=account.pk)
+            times.append(time.perf_counter() - started)
+            orders += len(result.orders)
+    writes = sum(1 for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE")))
+    per_tick = max(1, round(writes / ticks))
+    print(
+        f"engine tick on {vendor}: 1 symbol, 3 strategies, {ticks} ticks, {orders} orders, "
+        f"{len(queries.captured_queries) / ticks:.0f} queries and {writes / ticks:.1f} row writes per tick"
+    )
+    base = raw_writes(connection, per_tick, ticks, vendor)
+    base_p99 = line(f"baseline raw txn, {per_tick} writes", base, what="txns")
+    single = raw_writes(connection, 1, ticks, vendor)
+    line("raw INSERT+COMMIT (1 row)", single, what="commits")
+    p99 = line("engine_tick", times, what="ticks")
+    print(
+        f"  ratio p99 {p99 / base_p99:.2f}x the raw transaction (target <= 3x: {verdict(p99 <= 3 * base_p99)}); "
+        f"target p99 <= 50 ms: {verdict(p99 <= 0.050)}"
+    )
+
+
+def bench_orders(count: int) -> None:
+    from django.db import connection, transaction
+
+    from compliance.services import Actor
+    from trading.exchanges.paper import PaperExchange
+    from trading.markets import market_get
+    from trading.models import Position
+    from trading.services.orders import order_execute_paper
+
+    account = make_account("bench-orders")
+    market, exchange, actor = market_get("BTC/USDT"), PaperExchange(), Actor.system("bench")
+    position = Position.objects.create(account=account, symbol="BTC/USDT")
+    times = []
+    for n in range(count):
+        side = "buy" if n % 2 == 0 else "sell"
+        started = time.perf_counter()
+        with transaction.atomic():
+            order_execute_paper(
+                account=account,
+                strategy=None,
+                position=position,
+                market=market,
+                side=side,
+                amount=Decimal("0.01"),
+                last_price=Decimal("60000"),
+                exchange=exchange,
+                idempotency_key=f"bench-{n}",
+                correlation_id=f"bench-{n}",
+                config_hash="",
+                actor=actor,
+            )
+            account.save(update_fields=["cash_balance"])
+        times.append(time.perf_counter() - started)
+    print(f"paper orders persisted with fill, position and audit on {connection.vendor}, one transaction each")
+    base = raw_writes(connection, 1, count, connection.vendor)
+    line("baseline raw INSERT+COMMIT", base, what="commits")
+    line("order_execute_paper", times, what="orders")
+    rate = count / sum(times)
+    print(
+        f"  ratio {sum(times) / sum(base):.1f}x the raw commit time; "
+        f"target >= 1,000 orders/s: {verdict(rate >= 1000)} ({rate:,.0f}/s)"
+    )
+
+
+def bench_replay(candles: int) -> None:
+    from trading.backtest import backtest
+    from trading.feeds import ScenarioFeed
+    from trading.strategies import strategy_load
+
+    print(f"replay (backtest on the paper exchange), {candles:,} one-minute candles per strategy")
+    for scenario in ("bull", "sideways"):
+        feed = ScenarioFeed(scenario, 1)
+        feed.closes("BTC/USDT", end=candles + 300, length=candles + 300)  # build the path once
+        for kind, params in STRATEGIES.items():
+            runner = strategy_load(kind, params)
+            started = time.perf_counter()
+            runner.signals(feed.closes("BTC/USDT", end=candles + 299, length=candles + 200))
+            base = time.perf_counter() - started
+            started = time.perf_counter()
+            result = backtest(feed=feed, symbol="BTC/USDT", kind=kind, params=params, start=300, candles=candles)
+            spent = time.perf_counter() - started
+            rate = candles / spent
+            print(
+                f"  {scenario:9s} {kind:15s} {rate:12,.0f} candles/s  ({result.trades:5d} trades; signals alone "
+                f"{candles / base:12,.0f}/s, ratio {spent / base:5.1f}x)  target >= 50,000: {verdict(rate >= 50_000)}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ticks", type=int, default=300)
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--candles", type=int, default=100_000)
+    parser.add_argument("--decisions", type=int, default=2000)
+    args = parser.parse_args()
+
+    url, drop = scratch_database()
+    os.environ.update(
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="genesis_site.settings.dev",
+        GENESIS_VAR_DIR=tempfile.mkdtemp(prefix="genesis-bench-var-"),
+    )
+    import logging
+
+    import django
+
+    django.setup()
+    logging.disable(logging.WARNING)  # rejected-tick warnings would time the log handler
+    from django.core.management import call_command
+
+    try:
+        call_command("migrate", verbosity=0)
+        bench_decision_path(args.decisions)
+        bench_tick(args.ticks)
+        bench_orders(args.orders)
+        bench_replay(args.candles)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        drop()
+
+
+if __name__ == "__main__":
+    main()
