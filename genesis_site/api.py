@@ -25,6 +25,7 @@ from risk.exceptions import ConfigInvalid, RiskError, RiskRefused
 from trading.exceptions import IllegalTransition, TradingError
 from trading.markets import UnknownMarket
 from trading.selectors import accounts_visible_to
+from validation.exceptions import ValidationDomainError
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def exception_handler(exc, context):
         # Never the ciphertext, never the key: only that the stored secret is unusable.
         logger.error("stored secret does not decrypt with the configured keys")
         return Response(error_body("secret_unreadable", str(exc)), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
-    if isinstance(exc, TradingError | RiskError | ComplianceError | DeploymentInvalid):
+    if isinstance(exc, TradingError | RiskError | ComplianceError | DeploymentInvalid | ValidationDomainError):
         fields = {"policy": exc.errors} if isinstance(exc, ConfigInvalid) else None
         code = DOMAIN_STATUS.get(type(exc), status.HTTP_400_BAD_REQUEST)
         return Response(error_body(exc.code, str(exc), fields), status=code)

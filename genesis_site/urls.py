@@ -44,12 +44,14 @@ api_v1_patterns = [
     path("", include("risk.api.urls")),
     path("", include("compliance.api.urls")),
     *ops_router.urls,
+    path("", include("validation.api.urls")),
 ]
 
 urlpatterns = [
     path("", include(dashboard_patterns)),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("validation/", include("validation.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -102,6 +102,7 @@ class Mode(_Strict):
     ticks: int = Field(ge=10)
     samples: int = Field(ge=10)
     secrets_history: bool
+    reconcile: bool  # run the reconciliation probe against the exchange emulator
 
 
 class GoLive(_Strict):

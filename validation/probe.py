@@ -4,6 +4,7 @@ child's memory is a worker's memory, not the validator's. The scratch database f
 configured engine: a temporary SQLite file, or a temporary PostgreSQL database on the same
 server (created and dropped around the probe)."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -40,12 +41,38 @@ def scratch_environment() -> Iterator[tuple[dict, DbTarget]]:
         env["DATABASE_URL"] = target.url()
     else:
         target = DbTarget(SQLITE, str(tmp / "genesis.sqlite3"))
+        shutil.copyfile(_sqlite_template(env), target.name)
     try:
         yield env, target
     finally:
         if configured.engine == POSTGRES:
             pg_database_drop(target)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _migrations_key() -> str:
+    """Changes whenever a migration file is added, removed or edited."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(settings.BASE_DIR).glob("*/migrations/*.py")):
+        digest.update(f"{path}:{path.stat().st_size}:{path.stat().st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _sqlite_template(env: dict) -> Path:
+    """A freshly migrated SQLite database, built once per migration state and copied for each
+    scratch database (migrating from nothing takes seconds; a copy takes milliseconds)."""
+    template = Path(tempfile.gettempdir()) / f"genesis-validation-template-{_migrations_key()}.sqlite3"
+    if template.exists():
+        return template
+    build = Path(tempfile.mkdtemp(prefix="genesis-validation-template-"))
+    try:
+        proc = manage(["migrate", "-v0"], env={**env, "GENESIS_VAR_DIR": str(build)}, timeout=600)
+        if proc.returncode != 0:
+            raise ProbeFailed(f"migrating a scratch database failed: {proc.stderr.strip()[-500:]}")
+        os.replace(build / "genesis.sqlite3", template)  # atomic: concurrent builders never see half a file
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    return template
 
 
 def manage(args: list[str], *, env: dict, timeout: float) -> subprocess.CompletedProcess:

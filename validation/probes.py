@@ -8,6 +8,7 @@ import math
 import os
 import time
 from decimal import Decimal
+from secrets import token_hex
 
 import psutil
 from django.contrib.auth import get_user_model
@@ -213,6 +214,59 @@ def _equity_figures(equity: list[float], *, start: float) -> dict:
     }
 
 
+def reconcile() -> dict:
+    """Through the real ccxt client against the exchange emulator on loopback: an order whose
+    answer is lost is resolved by client order id (never placed twice), and an order that never
+    reached the book is failed only after repeated not-found passes."""
+    from trading.exchanges.emulator import ExchangeEmulator
+    from trading.exchanges.live import LiveExchange, RetryPolicy, binance_client
+    from trading.models import Fill, Order
+    from trading.services.live_orders import order_submit_live
+    from trading.services.reconcile import reconcile_account
+
+    account = TradingAccount.objects.create(
+        name="reconcile", exchange_id="binance", starting_balance=Decimal("100000"), cash_balance=Decimal("100000")
+    )
+    api_key, api_secret = token_hex(8), token_hex(16)  # a throwaway key for a loopback emulator
+    with ExchangeEmulator() as emulator:
+        emulator.state.account_add(api_key=api_key, secret=api_secret, balances={"USDT": Decimal("100000")})
+        emulator.state.price_set("BTCUSDT", Decimal("60000"))
+        client = binance_client(api_key=api_key, secret=api_secret, base_url=emulator.url, timeout_ms=2000)
+        exchange = LiveExchange(client=client, retry=RetryPolicy(attempts=3, base_seconds=0.001, cap_seconds=0.01))
+
+        def submit(key):
+            return order_submit_live(
+                account=account,
+                exchange=exchange,
+                symbol="BTC/USDT",
+                side="buy",
+                amount=Decimal("0.01"),
+                idempotency_key=key,
+                actor=PROBE,
+            )
+
+        emulator.state.inject("drop_response", path="order", method="POST")
+        emulator.state.inject("not_found", path="order", method="GET")
+        lost = submit("probe-lost")
+        retried = submit("probe-lost")  # the engine retries the same intent
+        emulator.state.inject("status", path="order", method="POST", status=503)
+        never = submit("probe-never")
+        passes = [reconcile_account(account_id=account.pk, exchange=exchange) for _ in range(3)]
+        lost.refresh_from_db()
+        never.refresh_from_db()
+        return {
+            "lost_answer_status_before": "submitted",
+            "lost_answer_status_after": lost.status,
+            "retry_same_order": retried.pk == lost.pk,
+            "exchange_orders_for_lost": len(emulator.state.orders_with_client_id("probe-lost")),
+            "order_posts": emulator.state.requests.count(("POST", "order")),
+            "fills_for_lost": Fill.objects.filter(order=lost).count(),
+            "never_reached_status": never.status,
+            "never_reached_failed_on_pass": next((i + 1 for i, p in enumerate(passes) if p.failed), None),
+            "local_orders": Order.objects.filter(account=account).count(),
+        }
+
+
 def table_digests(*, max_pks: dict[str, int | None] | None = None) -> dict[str, dict]:
     """Row count and SHA-256 of every table, rows in primary-key order; limited to the primary
     keys up to `max_pks[table]` when given (to compare a live source with its backup)."""
@@ -244,4 +298,11 @@ def digest() -> dict:
     return {"tables": table_digests(), "newest_event": newest.isoformat() if newest else None}
 
 
-PROBES = {"soak": soak, "performance": performance, "load": load, "paper_trading": paper_trading, "digest": digest}
+PROBES = {
+    "soak": soak,
+    "performance": performance,
+    "load": load,
+    "paper_trading": paper_trading,
+    "digest": digest,
+    "reconcile": reconcile,
+}

@@ -144,12 +144,32 @@ def test_risk_limits_fails_when_the_gate_lets_an_over_cap_intent_through(loaded)
     assert "over total exposure: expected refused by max_total_exposure" in result.details
 
 
-def test_execution_measures_the_state_machine_and_idempotency(loaded):
-    result = run_check("execution", make_ctx(loaded))
-    # Reconciliation waits for the exchange emulator: the check says so instead of passing.
-    assert result.status == "warning", result.details
-    assert "reconciliation not measured" in result.details
+def test_execution_measures_state_machine_idempotency_and_reconciliation(loaded):
+    quick = run_check("execution", make_ctx(loaded))
+    assert quick.status == "warning" and "not measured in quick mode" in quick.details
+    result = run_check("execution", make_ctx(loaded, mode="standard"))
+    assert result.status == "passed", result.details
     assert result.evidence["transitions_checked"] == 49
+    recon = result.evidence["reconciliation"]
+    assert recon["lost_answer_status_after"] == "filled" and recon["exchange_orders_for_lost"] == 1
+    assert recon["never_reached_failed_on_pass"] == 3
+
+
+def test_execution_fails_when_reconciliation_doubles_or_loses_an_order():
+    from validation.validators.execution import reconciliation_problems
+
+    good = {
+        "lost_answer_status_after": "filled",
+        "retry_same_order": True,
+        "exchange_orders_for_lost": 1,
+        "fills_for_lost": 1,
+        "never_reached_status": "rejected",
+        "never_reached_failed_on_pass": 3,
+    }
+    assert reconciliation_problems(good) == []
+    doubled = reconciliation_problems(good | {"exchange_orders_for_lost": 2, "never_reached_failed_on_pass": 1})
+    assert "a retried submit placed 2 orders on the exchange, not 1" in doubled
+    assert any("failed on pass 1, expected rejected on pass 3" in p for p in doubled)
 
 
 def test_execution_fails_when_a_final_state_can_be_left(loaded, monkeypatch):

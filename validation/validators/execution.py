@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from trading.exceptions import IllegalTransition
 from trading.models import Order, OrderStatus, TradingAccount
+from validation.probe import ProbeFailed, probe_run
 from validation.validators import register
 from validation.validators.base import BaseValidator, Context, Result, verdict
 
@@ -78,24 +79,48 @@ def idempotency_problems() -> list[str]:
     return problems
 
 
+def reconciliation_problems(f: dict) -> list[str]:
+    problems = []
+    if f["lost_answer_status_after"] != "filled":
+        problems.append(f"an order whose answer was lost ended {f['lost_answer_status_after']}, not filled")
+    if not f["retry_same_order"] or f["exchange_orders_for_lost"] != 1:
+        problems.append(f"a retried submit placed {f['exchange_orders_for_lost']} orders on the exchange, not 1")
+    if f["fills_for_lost"] != 1:
+        problems.append(f"the recovered order has {f['fills_for_lost']} fills, not 1")
+    if f["never_reached_status"] != "rejected" or f["never_reached_failed_on_pass"] != 3:
+        problems.append(
+            f"an order that never reached the exchange ended {f['never_reached_status']} "
+            f"(failed on pass {f['never_reached_failed_on_pass']}, expected rejected on pass 3)"
+        )
+    return problems
+
+
 @register
 class ExecutionValidator(BaseValidator):
     name = "execution"
     check_id = "EXEC-001"
     group = "trading"
     description = "Order state machine, idempotent submits, reconciliation against the emulator"
+    parallel_safe = False  # the reconciliation probe runs a child process and an emulator
 
     def measure(self, ctx: Context) -> Result:
         problems, checked = state_machine_problems()
         problems += idempotency_problems()
         warnings = []
         evidence = {"transitions_checked": checked, "idempotency": "unique client order id enforced"}
-        if importlib.util.find_spec("trading.exchanges.emulator") is None:
-            evidence["reconciliation"] = "skipped: trading/exchanges/emulator.py does not exist yet"
-            warnings.append(
-                "reconciliation not measured: the exchange emulator (trading/exchanges/emulator.py) does not exist yet"
-            )
+        if not ctx.mode.reconcile:
+            evidence["reconciliation"] = f"not run in {ctx.mode_name} mode"
+            warnings.append(f"reconciliation against the emulator not measured in {ctx.mode_name} mode")
+        elif importlib.util.find_spec("trading.exchanges.emulator") is None:
+            evidence["reconciliation"] = "skipped: trading/exchanges/emulator.py does not exist"
+            warnings.append("reconciliation not measured: the exchange emulator does not exist")
         else:
-            evidence["reconciliation"] = "skipped: no reconciliation probe is wired to the emulator yet"
-            warnings.append("reconciliation not measured: no reconciliation probe is wired to the emulator yet")
-        return verdict(problems, warnings, f"{checked} transitions judged; duplicate client order id refused", evidence)
+            try:
+                figures = probe_run("reconcile", params={}, timeout=300)
+            except ProbeFailed as exc:
+                figures, problems = {}, [*problems, f"reconciliation probe failed: {exc}"]
+            evidence["reconciliation"] = figures
+            if figures:
+                problems += reconciliation_problems(figures)
+        ok = f"{checked} transitions judged; duplicate client order id refused; lost answers reconciled"
+        return verdict(problems, warnings, ok, evidence)

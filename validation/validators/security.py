@@ -12,6 +12,7 @@ import secrets as pysecrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from django.apps import apps
@@ -58,20 +59,9 @@ def _baseline(base_dir: Path, name: str) -> dict[str, set[str]]:
 
 
 def scan_tree(base_dir: Path, exclude: list[re.Pattern], allowed: dict[str, set[str]]) -> tuple[list[dict], int]:
-    from detect_secrets import SecretsCollection
-    from detect_secrets.settings import default_settings
-
     files = _tree_files(base_dir, exclude)
-    collection = SecretsCollection(root=str(base_dir))
-    cwd = os.getcwd()
-    with default_settings():
-        try:
-            os.chdir(base_dir)  # detect-secrets reports paths relative to the working directory
-            collection.scan_files(*files, num_processors=1)
-        finally:
-            os.chdir(cwd)
     found = []
-    for filename, secret in collection:
+    for filename, secret in _scan(base_dir, files):
         if secret.secret_hash in allowed.get(filename, set()):
             continue
         found.append(
@@ -80,17 +70,30 @@ def scan_tree(base_dir: Path, exclude: list[re.Pattern], allowed: dict[str, set[
     return found, len(files)
 
 
+def _added_lines(log: str, exclude: list[re.Pattern]) -> dict[tuple[str, str], list[str]]:
+    """(commit, file) -> the lines that commit added to that file."""
+    added: dict[tuple[str, str], list[str]] = {}
+    commit, filename = "", ""
+    for line in log.splitlines():
+        if line.startswith("commit "):
+            commit = line[7:]
+        elif line.startswith("+++ "):
+            filename = line[6:] if line.startswith("+++ b/") else ""
+        elif line.startswith("+") and filename and not any(p.search(filename) for p in exclude):
+            added.setdefault((commit, filename), []).append(line[1:])
+    return added
+
+
 def scan_history(
     base_dir: Path, exclude: list[re.Pattern], allowed: dict[str, set[str]], max_commits: int
 ) -> tuple[list[dict], int] | None:
-    """Every line ever added in any commit of any branch, scanned line by line."""
-    from detect_secrets.core.scan import scan_line
-    from detect_secrets.settings import default_settings
-
+    """Every line ever added by a commit in the history of the checked-out code. Each commit's
+    additions to a file are scanned as a file of the same name, so detect-secrets applies the
+    same file-type rules and filters as to the tree."""
     log = _git(
         base_dir,
         "log",
-        "--all",
+        "HEAD",
         f"--max-count={max_commits}",
         "-p",
         "-U0",
@@ -101,22 +104,37 @@ def scan_history(
     )
     if log is None:
         return None
+    added = _added_lines(log, exclude)
+    commits = len({commit for commit, _ in added})
     allowed_any = set().union(*allowed.values()) if allowed else set()
-    found, commits, commit, filename = [], 0, "", ""
-    with default_settings():
-        for line in log.splitlines():
-            if line.startswith("commit "):
-                commit, commits = line[7:19], commits + 1
-            elif line.startswith("+++ "):
-                filename = line[6:] if line.startswith("+++ b/") else ""
-            elif line.startswith("+") and filename and not any(p.search(filename) for p in exclude):
-                for secret in scan_line(line[1:]):
-                    if secret.secret_hash in allowed_any:
-                        continue
-                    found.append(
-                        {"where": f"{commit}:{filename}", "type": secret.type, "hash": secret.secret_hash[:12]}
-                    )
+    with tempfile.TemporaryDirectory(prefix="genesis-secrets-") as tmp:
+        root = Path(tmp)
+        for (commit, filename), lines in added.items():
+            path = root / commit[:12] / filename
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(lines) + "\n")
+        names = [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()]
+        found = []
+        for name, secret in _scan(root, names):
+            commit, _, filename = name.partition("/")
+            if secret.secret_hash not in allowed_any:
+                found.append({"where": f"{commit}:{filename}", "type": secret.type, "hash": secret.secret_hash[:12]})
     return _dedupe(found), commits
+
+
+def _scan(root: Path, files: list[str]):
+    from detect_secrets import SecretsCollection
+    from detect_secrets.settings import default_settings
+
+    collection = SecretsCollection(root=str(root))
+    cwd = os.getcwd()
+    with default_settings():
+        try:
+            os.chdir(root)  # detect-secrets reports paths relative to the working directory
+            collection.scan_files(*files, num_processors=1)
+        finally:
+            os.chdir(cwd)
+    return list(collection)
 
 
 def _dedupe(found: list[dict]) -> list[dict]:
