@@ -19,6 +19,7 @@ from risk.policy import BREAKER_SOURCES
 from risk.selectors import config_version_active, config_version_diff, policy_of, symbols_locked
 from trading.live import stream_seq_current
 from trading.models import Fill, Order, Strategy, TradingAccount
+from trading.selectors import rate_budget_usage
 
 ORDERS_PER_PAGE = 50
 DEPLOYMENT_ACTIONS = ("config.activated", "config.rolled_back")
@@ -206,7 +207,7 @@ def system_page() -> dict:
         "process_rss_mb": round(process.memory_info().rss / 2**20, 1),
         "process_uptime_s": int(time.time() - process.create_time()),
         "error_budget": None,
-        "rate_limit": None,
+        "rate_limit": rate_budget_usage(),
         "not_measured": NOT_MEASURED,
         "readiness": readiness(),
         "mode": "embedded" if settings.EMBEDDED else "full stack",

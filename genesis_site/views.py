@@ -70,12 +70,15 @@ def _permissions(user) -> dict:
 def _render_page(request, account: TradingAccount, page: str, context: dict, *, seq: int):
     """The full page, or with ?fragment=1 only its live region (what the page re-reads after
     a live event, a gap or a reconnect). The stream number was read before the data."""
+    may = _permissions(request.user)
     base = {
         "account": account,
         "page": page,
         "seq": seq,
         "open_alerts": dashboard.alerts_open_count(account_id=account.pk),
-        "may": _permissions(request.user),
+        "may": may,
+        "read_only": not any(p["allowed"] for p in may.values()),
+        "roles": ", ".join(sorted(request.user.groups.values_list("name", flat=True))) or "no role",
         **context,
     }
     if request.GET.get("fragment"):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trading', '0006_action_permissions'),
+        ('trading', '0007_exchange_credentials'),
     ]
 
     operations = [
