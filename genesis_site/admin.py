@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from genesis_site.models import BotToken, Heartbeat
+from genesis_site.models import BotToken, Deployment, Heartbeat, SlackUser
 
 
 @admin.register(BotToken)
@@ -16,3 +16,27 @@ class BotTokenAdmin(admin.ModelAdmin):
 @admin.register(Heartbeat)
 class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ("name", "beat_at")
+
+
+@admin.register(SlackUser)
+class SlackUserAdmin(admin.ModelAdmin):
+    list_display = ("slack_user_id", "slack_team_id", "user", "created_at")
+    search_fields = ("slack_user_id", "user__username")
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(admin.ModelAdmin):
+    list_display = ("version", "account", "config_hash", "deployed_by", "deployed_at", "health")
+    list_filter = ("health", "account")
+    search_fields = ("version", "config_hash", "deployed_by")
+
+    # Deployments are recorded and rolled back through the API and services (audited).
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

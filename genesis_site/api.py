@@ -1,20 +1,30 @@
 """API plumbing shared by every app: one error shape, the unauthenticated ping."""
 
 import logging
+from datetime import datetime
+from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.viewsets import GenericViewSet
 
 from compliance.exceptions import ComplianceError
+from compliance.services import Actor
+from genesis_site.models import BotToken
+from genesis_site.roles import ACTIONS, user_may
+from genesis_site.secrets import SecretDecryptError
+from genesis_site.services import DeploymentInvalid
 from risk.exceptions import ConfigInvalid, RiskError, RiskRefused
 from trading.exceptions import IllegalTransition, TradingError
+from trading.markets import UnknownMarket
+from trading.selectors import accounts_visible_to
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +60,13 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, TradingError | RiskError | ComplianceError):
+    if isinstance(exc, UnknownMarket):
+        return Response(error_body("invalid", f"symbol: {exc.args[0]}", {"symbol": [exc.args[0]]}), status=400)
+    if isinstance(exc, SecretDecryptError):
+        # Never the ciphertext, never the key: only that the stored secret is unusable.
+        logger.error("stored secret does not decrypt with the configured keys")
+        return Response(error_body("secret_unreadable", str(exc)), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    if isinstance(exc, TradingError | RiskError | ComplianceError | DeploymentInvalid):
         fields = {"policy": exc.errors} if isinstance(exc, ConfigInvalid) else None
         code = DOMAIN_STATUS.get(type(exc), status.HTTP_400_BAD_REQUEST)
         return Response(error_body(exc.code, str(exc), fields), status=code)
@@ -61,7 +77,7 @@ def exception_handler(exc, context):
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "5"},
         )
-    if isinstance(exc, Http404):
+    if isinstance(exc, Http404 | ObjectDoesNotExist):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
@@ -96,3 +112,115 @@ def exception_handler(exc, context):
 @throttle_classes([])
 def ping(request):
     return Response({"status": "ok"})
+
+
+# --- permissions, actors and documented error responses shared by every app's API ----------
+
+
+class ActionPermission(BasePermission):
+    """Allows a request only when its user holds the permission of `action` (SPEC S1), through
+    genesis_site.roles.user_may, the one check the dashboard and ChatOps also ask."""
+
+    action = ""
+
+    def has_permission(self, request, view):
+        if user_may(request.user, self.action):
+            return True
+        self.message = f"Your role may not {self.action.replace('_', ' ')}."
+        return False
+
+
+def may(action: str) -> type[ActionPermission]:
+    """The permission class for one dangerous action, e.g. `permission_classes=[may("halt")]`."""
+    if action not in ACTIONS:
+        raise KeyError(f"unknown action {action!r}")
+    return type(f"May_{action}", (ActionPermission,), {"action": action})
+
+
+def request_actor(request) -> Actor:
+    """Who acts in the audit trail: a bot when the request came with a bot token."""
+    return Actor.from_user(request.user, bot=isinstance(request.auth, BotToken))
+
+
+ApiError = inline_serializer(
+    "ApiError",
+    {
+        "error": inline_serializer(
+            "ApiErrorBody",
+            {
+                "code": serializers.CharField(help_text="Stable machine-readable name of the error."),
+                "message": serializers.CharField(help_text="What is wrong, naming the field or rule."),
+                "fields": serializers.DictField(
+                    child=serializers.ListField(child=serializers.CharField()),
+                    required=False,
+                    help_text="Bad input: the messages for each field or parameter.",
+                ),
+            },
+        )
+    },
+)
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ApiError, description=description)
+
+
+READ_ERRORS = {
+    400: _error("Bad input; `error.fields` names each bad parameter."),
+    401: _error("No or invalid credentials."),
+    403: _error("Not allowed."),
+    404: _error("Not found, or not visible to you."),
+    429: _error("Too many requests; retry after the `Retry-After` seconds."),
+}
+WRITE_ERRORS = {
+    **READ_ERRORS,
+    403: _error("Your role may not perform this action (or a session write without a CSRF token)."),
+    409: _error("Refused by the state of the system (risk gate, illegal transition, stop level)."),
+}
+
+
+def plain(row: dict) -> dict:
+    """A values() row made JSON-ready the lean way (SPEC §0: hot lists skip ModelSerializer):
+    Decimals as plain decimal strings, datetimes as ISO 8601."""
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, Decimal):
+            value = format(value.normalize(), "f") if value else "0"
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        out[key] = value
+    return out
+
+
+class AccountScopedViewSet(GenericViewSet):
+    """Read endpoints on a shared base that limits every queryset to the accounts the user may
+    see (trading.selectors.accounts_visible_to); `account_path` names the account relation.
+    List endpoints render values() rows through `plain`, lean and fast."""
+
+    account_path = "account"
+    fields: tuple[str, ...] = ()
+    renames: dict[str, str] = {}
+
+    def get_queryset(self):
+        visible = accounts_visible_to(self.request.user)
+        return self.queryset.filter(**{f"{self.account_path}__in": visible})
+
+    def row(self, row: dict) -> dict:
+        row = plain(row)
+        for old, new in self.renames.items():
+            row[new] = row.pop(old)
+        return row
+
+    def list(self, request, *args, **kwargs):
+        rows = self.filter_queryset(self.get_queryset()).values(*self.fields)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response([self.row(r) for r in page])
+
+    def retrieve(self, request, *args, **kwargs):
+        pk = kwargs["pk"]
+        if not str(pk).isdigit():
+            raise exceptions.NotFound("Not found.")
+        row = self.get_queryset().filter(pk=pk).values(*self.fields).first()
+        if row is None:
+            raise exceptions.NotFound("Not found.")
+        return Response(self.row(row))

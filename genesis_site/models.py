@@ -43,3 +43,49 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} @ {self.beat_at:%H:%M:%S}"
+
+
+class SlackUser(models.Model):
+    """Maps a Slack user to the Genesis user whose roles decide what that person may do
+    through ChatOps (SPEC O3): the same permissions as through the API."""
+
+    slack_user_id = models.CharField(max_length=32, unique=True, help_text="Slack's user id, e.g. U024BE7LH.")
+    slack_team_id = models.CharField(max_length=32, blank=True, help_text="Workspace id; empty matches any.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="slack_users")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.slack_user_id} -> {self.user}"
+
+
+class DeploymentHealth(models.TextChoices):
+    PENDING = "pending"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    ROLLED_BACK = "rolled_back"
+
+
+class Deployment(models.Model):
+    """One deployment (SPEC M4): the code version, the configuration it runs with, who and
+    when, and its post-deploy health. An unhealthy deployment rolls the configuration back to
+    the last healthy deployment's version (genesis_site.services.deployment_health_record)."""
+
+    account = models.ForeignKey("trading.TradingAccount", on_delete=models.PROTECT, related_name="deployments")
+    version = models.CharField(max_length=64, help_text="Code version: git sha or image tag.")
+    config_version = models.ForeignKey("risk.ConfigVersion", on_delete=models.PROTECT, related_name="deployments")
+    config_hash = models.CharField(max_length=64)
+    deployed_by = models.CharField(max_length=150)
+    reason = models.TextField(blank=True)
+    deployed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    health = models.CharField(max_length=12, choices=DeploymentHealth.choices, default=DeploymentHealth.PENDING)
+    health_detail = models.JSONField(default=dict, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_to = models.ForeignKey(
+        "risk.ConfigVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-deployed_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.version} on {self.account_id} ({self.health})"

@@ -84,3 +84,33 @@ def rotate(token: str) -> str:
         return _fernet().rotate(token.encode()).decode()
     except InvalidToken:
         raise SecretDecryptError("secret cannot be decrypted with the configured GENESIS_FERNET_KEYS") from None
+
+
+ENCRYPTED_SUFFIX = "_encrypted"
+
+
+def encrypted_fields() -> list[tuple[type, list[str]]]:
+    """Every model and its fields holding Fernet ciphertext: by convention, text fields whose
+    name ends in `_encrypted`. `rotate_keys` re-encrypts exactly these."""
+    from django.apps import apps
+    from django.db import models
+
+    found = []
+    for model in apps.get_models():
+        names = [
+            f.name
+            for f in model._meta.concrete_fields
+            if isinstance(f, models.TextField) and f.name.endswith(ENCRYPTED_SUFFIX)
+        ]
+        if names:
+            found.append((model, names))
+    return found
+
+
+def primary_only_decrypts(token: str) -> bool:
+    """Whether the newest key alone decrypts `token` (then older keys can be dropped)."""
+    try:
+        Fernet(fernet_keys()[0].encode()).decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True

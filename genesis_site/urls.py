@@ -2,8 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
 
-from genesis_site import api, health, views
+from genesis_site import api, chatops, health, ops_api, views
+
+ops_router = SimpleRouter(trailing_slash=False)
+ops_router.register("deployments", ops_api.DeploymentViewSet, basename="deployment")
 
 _account = "accounts/<int:account_id>/"
 dashboard_patterns = (
@@ -34,8 +38,12 @@ dashboard_patterns = (
 
 api_v1_patterns = [
     path("ping", api.ping, name="ping"),
+    path("chatops/slack", chatops.slack_command, name="chatops-slack"),
+    path("logs", ops_api.LogsView.as_view(), name="logs"),
     path("", include("trading.api.urls")),
+    path("", include("risk.api.urls")),
     path("", include("compliance.api.urls")),
+    *ops_router.urls,
 ]
 
 urlpatterns = [

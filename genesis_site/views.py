@@ -319,23 +319,19 @@ def _config_activate(request, account, data, version: int):
     target = _config(account, version)
     active = config_version_active(account_id=account.pk)
     if active and target.version < active.version:
-        raise _refusal(f"version: v{version} is older than the active v{active.version}; use rollback")
+        raise RiskError(f"version: v{version} is older than the active v{active.version}; use rollback")
     if target.is_active:
-        raise _refusal(f"version: v{version} is already the active version")
+        raise RiskError(f"version: v{version} is already the active version")
     config_version_activate(version=target, actor=_actor(request), reason=data["reason"])
     return f"Configuration v{target.version} active ({target.sha256[:12]})."
 
 
 def _config_rollback(request, account, data, version: int):
-    active = config_version_active(account_id=account.pk)
-    if active and _config(account, version).version > active.version:
-        raise _refusal(f"version: v{version} is newer than the active v{active.version}; activate it instead")
+    target, active = _config(account, version), config_version_active(account_id=account.pk)
+    if active and target.version > active.version:
+        raise RiskError(f"version: v{version} is newer than the active v{active.version}; activate it instead")
     target = config_version_rollback(account=account, version=version, actor=_actor(request), reason=data["reason"])
     return f"Rolled back to configuration v{target.version} ({target.sha256[:12]})."
-
-
-def _refusal(message: str) -> RiskError:
-    return RiskError(message)
 
 
 pause_entries = _control("pause_entries", PauseEntriesForm, _pause_entries)

@@ -304,6 +304,14 @@ def alert_delivery_send(*, delivery_id: int, final: bool) -> str:
     )
     if delivery.status != AlertDeliveryStatus.PENDING:
         return delivery.status
+    # Every read of a channel's secrets is audited (SPEC S2), without the values.
+    with transaction.atomic():
+        audit_append(
+            actor=Actor.system("alert_delivery"),
+            action="secret.accessed",
+            obj=delivery.channel,
+            payload={"kind": "alert_channel", "purpose": f"deliver alert {delivery.alert_id} ({delivery.event})"},
+        )
     # No transaction is held across the HTTP call: a slow endpoint must not hold row locks.
     try:
         url, body = channel_payload(

@@ -93,6 +93,14 @@ def _check_symbol_lock(intent: OrderIntent, ctx: GateContext, is_entry: bool) ->
         raise RiskRefused("symbol_lock", f"entries in {intent.symbol} are paused by a symbol lock")
 
 
+def _check_symbol_lists(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
+    allow, deny = ctx.policy.symbols_allow, ctx.policy.symbols_deny
+    if is_entry and intent.symbol in deny:
+        raise RiskRefused("symbol_denied", f"{intent.symbol} is on the deny list")
+    if is_entry and allow and intent.symbol not in allow:
+        raise RiskRefused("symbol_not_allowed", f"{intent.symbol} is not on the allow list ({', '.join(allow)})")
+
+
 def _check_pnl_stops(intent: OrderIntent, ctx: GateContext, is_entry: bool) -> None:
     """Daily and weekly stops and the drawdown limit halt new entries for their period."""
     if not is_entry:
@@ -194,6 +202,7 @@ RULES = (
     _check_breakers,
     _check_data_freshness,
     _check_symbol_lock,
+    _check_symbol_lists,
     _check_exposure,
     _check_position_count,
     _check_position_size,

@@ -5,6 +5,7 @@ several problems is refused with all of them listed at once, each naming its key
 Warnings do not refuse a version; they are stored with it and shown.
 """
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -16,6 +17,7 @@ import yaml
 
 from risk.exceptions import ConfigInvalid
 
+_SYMBOL = re.compile(r"^[A-Z0-9._-]{1,15}/[A-Z0-9._:-]{1,16}$")
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.yaml")
 BREAKER_SOURCES = ("exchange_status", "api_error_burst", "consecutive_api_errors", "order_rejection_burst", "latency")
 # Keys of earlier policy formats: refused with what to use instead.
@@ -75,6 +77,14 @@ class RiskPolicy(_Strict):
     bad_tick_deviation_pct: Decimal = Decimal("20")
     # Operator tilt (R10): loosenings one operator may make per day before a second approver is needed.
     tilt_max_loosenings_per_day: int = 2
+    # ... a manual force entry this soon after a losing exit is tilt, and so are more manual
+    # trades per hour by one operator than this.
+    tilt_force_entry_after_loss_seconds: int = 900
+    tilt_max_manual_trades_per_hour: int = 3
+    # Symbol lists (SPEC O2): entries only in `symbols_allow` when it is not empty, never in
+    # `symbols_deny`. Exits are always allowed, so a denied symbol can still be left.
+    symbols_allow: tuple[str, ...] = ()
+    symbols_deny: tuple[str, ...] = ()
     sizing: Sizing = Sizing()
     circuit_breakers: dict[Literal[BREAKER_SOURCES], Breaker] | None = None  # type: ignore[valid-type]
 
@@ -109,6 +119,8 @@ COUNT_FIELDS = (
     "min_seconds_per_symbol",
     "max_pyramid_adds",
     "stale_data_seconds",
+    "tilt_force_entry_after_loss_seconds",
+    "tilt_max_manual_trades_per_hour",
 )
 
 
@@ -125,6 +137,10 @@ def _ranges(p: RiskPolicy) -> list[str]:
     for name in ("min_order_usd", "max_order_usd", "min_size_pct", "max_size_pct", "kelly_fraction"):
         if getattr(s, name) < 0:
             errors.append(f"sizing.{name}: {getattr(s, name)} is negative")
+    for name in ("symbols_allow", "symbols_deny"):
+        errors += [f"{name}: {symbol!r} is not BASE/QUOTE" for symbol in getattr(p, name) if not _SYMBOL.match(symbol)]
+    if both := sorted(set(p.symbols_allow) & set(p.symbols_deny)):
+        errors.append(f"symbols_deny: {', '.join(both)} both allowed and denied")
     return errors
 
 

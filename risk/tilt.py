@@ -27,8 +27,10 @@ HIGHER_IS_LOOSER = (
     "stale_data_seconds",
     "bad_tick_deviation_pct",
     "max_pyramid_adds",
+    "tilt_max_manual_trades_per_hour",
+    "tilt_max_loosenings_per_day",
 )
-LOWER_IS_LOOSER = ("min_seconds_between_trades", "min_seconds_per_symbol")
+LOWER_IS_LOOSER = ("min_seconds_between_trades", "min_seconds_per_symbol", "tilt_force_entry_after_loss_seconds")
 WINDOW = timedelta(hours=24)
 
 
@@ -39,6 +41,10 @@ def policy_loosenings(old: RiskPolicy, new: RiskPolicy) -> list[str]:
     loosened = [f"{k}: {getattr(old, k)} -> {getattr(new, k)}" for k in changed]
     if new.pyramiding and not old.pyramiding:
         loosened.append("pyramiding: off -> on")
+    if set(new.symbols_allow or ()) - set(old.symbols_allow or ()) or (old.symbols_allow and not new.symbols_allow):
+        loosened.append(f"symbols_allow: {list(old.symbols_allow)} -> {list(new.symbols_allow)}")
+    if set(old.symbols_deny) - set(new.symbols_deny):
+        loosened.append(f"symbols_deny: {list(old.symbols_deny)} -> {list(new.symbols_deny)}")
     if new.sizing.max_size_pct > old.sizing.max_size_pct:
         loosened.append(f"sizing.max_size_pct: {old.sizing.max_size_pct} -> {new.sizing.max_size_pct}")
     return loosened
@@ -57,3 +63,31 @@ def recent_loosenings(*, account_id: int, actor_name: str, now: datetime) -> int
         .filter(payload__has_key="loosened")
         .count()
     )
+
+
+MANUAL_ACTIONS = ("manual.force_entry", "manual.force_exit")
+
+
+def manual_trade_tilt(*, account_id: int, actor_name: str, side: str, policy: RiskPolicy, now: datetime) -> list[str]:
+    """Signs of tilt in a manual trade about to be placed (SPEC R10): a force entry soon after
+    a losing exit, and more manual trades in an hour by the same operator than the policy allows."""
+    from trading.models import Order  # trading imports risk
+
+    signs = []
+    window = timedelta(seconds=policy.tilt_force_entry_after_loss_seconds)
+    if side == "buy" and window:
+        loss = (
+            Order.objects.filter(account_id=account_id, side="sell", status="filled", realized_pnl__lt=0)
+            .filter(updated_at__gte=now - window)
+            .order_by("-updated_at")
+            .values_list("realized_pnl", "symbol")
+            .first()
+        )
+        if loss:
+            signs.append(f"force entry within {window.seconds} s of a losing exit ({loss[1]} {loss[0]:.2f})")
+    done = AuditEvent.objects.filter(
+        action__in=MANUAL_ACTIONS, actor=actor_name, ts__gte=now - timedelta(hours=1), payload__account=account_id
+    ).count()
+    if done + 1 > policy.tilt_max_manual_trades_per_hour:
+        signs.append(f"{done + 1} manual trades in the last hour (limit {policy.tilt_max_manual_trades_per_hour})")
+    return signs

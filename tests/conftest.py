@@ -1,6 +1,12 @@
 import os
 
 import pytest
+from hypothesis import settings
+
+# Performance is measured by bench/, not by timed tests: on the shared 2-core machines a
+# per-example deadline only turns load into flaky failures.
+settings.register_profile("genesis", deadline=None)
+settings.load_profile("genesis")
 
 
 def pytest_collection_modifyitems(config, items):

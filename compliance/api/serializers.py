@@ -8,6 +8,7 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from compliance.reports import ReportInputInvalid, moment_parse, month_bounds, report_range_check
+from genesis_site.api import ApiError
 from trading.api.serializers import AccountQuerySerializer, AccountRefSerializer
 
 SYMBOL_PATTERN = r"^[A-Za-z0-9._-]{1,15}/[A-Za-z0-9._:-]{1,16}$"
@@ -131,20 +132,50 @@ class StatementSerializer(serializers.Serializer):
     fills = StatementFillSerializer(many=True)
 
 
-ApiErrorSerializer = inline_serializer(
-    "ApiError",
-    {
-        "error": inline_serializer(
-            "ApiErrorBody",
-            {
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "fields": serializers.DictField(
-                    child=serializers.ListField(child=serializers.CharField()),
-                    required=False,
-                    help_text="Bad input: the messages for each parameter.",
-                ),
-            },
-        )
-    },
-)
+ApiErrorSerializer = ApiError  # the one documented error shape (genesis_site.api)
+
+
+# --- audit events and sign-offs -------------------------------------------------------------------
+
+
+class AuditEventSerializer(serializers.Serializer):
+    sequence = serializers.IntegerField()
+    ts = serializers.DateTimeField()
+    actor_type = serializers.ChoiceField(choices=["user", "bot", "system"])
+    actor = serializers.CharField()
+    action = serializers.CharField()
+    object_type = serializers.CharField(allow_blank=True)
+    object_id = serializers.CharField(allow_blank=True)
+    payload = serializers.JSONField()
+    config_hash = serializers.CharField(allow_blank=True)
+    correlation_id = serializers.CharField(allow_blank=True)
+    prev_hash = serializers.CharField()
+    hash = serializers.CharField()
+
+
+class AuditVerifySerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    checked = serializers.IntegerField()
+    first_broken_sequence = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+
+
+class SignOffSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    account_id = serializers.IntegerField()
+    subject = serializers.ChoiceField(choices=["go_live", "capital_step"])
+    subject_ref = serializers.CharField()
+    config_hash = serializers.CharField()
+    role = serializers.ChoiceField(choices=["legal", "compliance", "risk", "operations"])
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    comment = serializers.CharField()
+    signed_by = serializers.CharField(source="signed_by__username")
+    signed_at = serializers.DateTimeField()
+
+
+class SignOffCreateSerializer(AccountQuerySerializer):
+    subject = serializers.ChoiceField(choices=["go_live", "capital_step"])
+    subject_ref = serializers.CharField(max_length=64, help_text="The decision id, or the ladder step (e.g. 1000).")
+    role = serializers.ChoiceField(choices=["legal", "compliance", "risk", "operations"])
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    comment = serializers.CharField(max_length=2000)

@@ -21,3 +21,4 @@ STATIC_ROOT = None  # WhiteNoise serves from the finders; nothing is collected i
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
     DATABASES["default"]["ENGINE"] = "tests.pgbackend"  # noqa: F405
+GENESIS_SLACK_SIGNING_SECRET = "test-slack-signing-secret"  # noqa: S105

@@ -246,3 +246,19 @@ def test_amounts_and_prices_off_the_market_grid_are_refused_before_sending(adapt
     with pytest.raises(InvalidOrder, match="unknown market 'FOO/USDT'"):
         adapter.create_order(symbol="FOO/USDT", side="buy", amount=Decimal("1"), client_order_id="grid-3")
     assert posts(emulator) == 0
+
+
+@pytest.mark.django_db
+def test_slow_answers_and_rejected_orders_feed_their_own_breakers(client, emulator):
+    account = TradingAccountFactory()
+    adapter = LiveExchange(client=client, account_id=account.pk, retry=FAST_RETRY, latency_limit=0.02)
+    emulator.state.inject("latency", path="account", delay=0.05, times=5)
+    for _ in range(5):
+        adapter.balance()  # answers, but slower than the limit
+    for i in range(5):
+        with pytest.raises(InsufficientFunds):
+            adapter.create_order(symbol="BTC/USDT", side="buy", amount=Decimal("100"), client_order_id=f"poor-{i}")
+    states = {b.source: b.state for b in CircuitBreakerState.objects.filter(account=account)}
+    assert states["latency"] == "open" and states["order_rejection_burst"] == "open"
+    # The exchange itself was fine all along: rejections are not API errors.
+    assert states["exchange_status"] == states["consecutive_api_errors"] == "closed"

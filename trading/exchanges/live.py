@@ -8,8 +8,8 @@
 - A submit carries the order's idempotency key as the client order id. A submit whose answer
   is lost is never resent blindly: the order is looked up by its client order id, and when
   that does not settle it, OrderStateUnknown leaves it to reconciliation.
-- Outcomes feed the circuit breakers (exchange status; consecutive API errors and API error
-  bursts) and the exchange_api_* metrics.
+- Outcomes feed the circuit breakers (exchange status, consecutive API errors, API error
+  bursts, order rejection bursts, latency above `latency_limit`) and exchange_api_* metrics.
 - ccxt reports numbers as floats; they become Decimals here through ccxt's own
   float-to-string conversion.
 """
@@ -32,6 +32,7 @@ from trading.exceptions import (
     InsufficientFunds,
     InvalidOrder,
     OrderNotFound,
+    OrderRejected,
     OrderStateUnknown,
     RateLimited,
 )
@@ -48,7 +49,8 @@ STATUS = {
     "expired": "expired",
     "rejected": "rejected",
 }
-BREAKER_SOURCES = ("exchange_status", "consecutive_api_errors", "api_error_burst")
+# Every breaker source of SPEC R5 this adapter feeds (risk.policy.BREAKER_SOURCES).
+BREAKER_SOURCES = ("exchange_status", "consecutive_api_errors", "api_error_burst", "order_rejection_burst", "latency")
 
 
 def binance_client(
@@ -85,7 +87,7 @@ def binance_client(
     return client
 
 
-def exchange_error_map(exc: ccxt.BaseError) -> ExchangeError | InvalidOrder:
+def exchange_error_map(exc: ccxt.BaseError) -> ExchangeError | OrderRejected:
     """Our exception for a ccxt exception (order matters: ccxt's OrderNotFound is an
     InvalidOrder, RateLimitExceeded a DDoSProtection, both NetworkErrors)."""
     message = str(exc)
@@ -164,9 +166,10 @@ class LiveExchange:
         account_id: int | None = None,
         retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], None] = time.sleep,
+        latency_limit: float = 2.0,
     ):
         self.client, self.budget, self.account_id = client, budget, account_id
-        self.retry, self.sleep = retry, sleep
+        self.retry, self.sleep, self.latency_limit = retry, sleep, latency_limit
         self.consecutive_errors = 0
         self._markets: dict[str, Market] | None = None
         # Breakers this adapter may have to report a recovery to (all of them on start: a
@@ -177,47 +180,50 @@ class LiveExchange:
     def _num(self, value) -> Decimal | None:
         return None if value is None else Decimal(self.client.number_to_string(value))
 
-    def _breakers(self, exc: ExchangeError | None) -> None:
+    def _breakers(self, outcomes: dict[str, bool]) -> None:
+        """Report to the account's circuit breakers: every failure, and a success only to a
+        breaker this adapter last saw failing (a healthy call costs no database write)."""
         if self.account_id is None:
             return
         from risk.services.breakers import breaker_record
 
-        if exc is None:
-            failed = ()
-        elif isinstance(exc, ExchangeUnavailable):
-            failed = BREAKER_SOURCES
-        else:
-            failed = ("consecutive_api_errors", "api_error_burst")
-        for source in BREAKER_SOURCES:
-            if source in failed:
+        for source, ok in outcomes.items():
+            if not ok:
                 self._unhealthy.add(source)
                 breaker_record(account_id=self.account_id, source=source, ok=False)
             elif source in self._unhealthy:
                 self._unhealthy.discard(source)
                 breaker_record(account_id=self.account_id, source=source, ok=True)
 
-    def _outcome(self, exc: ExchangeError | None) -> None:
+    def _outcome(self, exc: ExchangeError | None, seconds: float) -> None:
         name = self.client.id
-        if exc is None or isinstance(exc, InvalidOrder | OrderNotFound):
-            # A rejection or a not-found is the exchange working as it should.
+        healthy = exc is None or isinstance(exc, OrderRejected | OrderNotFound)
+        # A rejection or a not-found is the exchange working as it should.
+        outcomes = {"consecutive_api_errors": healthy, "api_error_burst": healthy}
+        outcomes["exchange_status"] = not isinstance(exc, ExchangeUnavailable)
+        if isinstance(exc, OrderRejected):
+            outcomes["order_rejection_burst"] = False
+        if exc is None:
+            outcomes["latency"] = seconds <= self.latency_limit
+        if healthy:
             self.consecutive_errors = 0
-            self._breakers(None)
         else:
             self.consecutive_errors += 1
             metrics.exchange_api_errors_total.labels(exchange=name, kind=exc.code).inc()
-            self._breakers(exc)
         metrics.exchange_api_consecutive_errors.labels(exchange=name).set(self.consecutive_errors)
+        self._breakers(outcomes)
 
     def _once(self, fn: Callable, weight: int, priority: str):
         if self.budget is not None:
             self.budget.acquire(weight, priority=priority)
+        started = time.perf_counter()
         try:
             result = fn()
         except ccxt.BaseError as exc:
             mapped = exchange_error_map(exc)
-            self._outcome(mapped)
+            self._outcome(mapped, time.perf_counter() - started)
             raise mapped from exc
-        self._outcome(None)
+        self._outcome(None, time.perf_counter() - started)
         return result
 
     def _call(
@@ -392,9 +398,9 @@ class LiveExchange:
 
         for attempt in range(self.retry.attempts):
             try:
-                return self._order(
-                    self._call("create_order", place, endpoint=("POST", "order"), priority="order", retry=False)
-                )
+                placed = self._call("create_order", place, endpoint=("POST", "order"), priority="order", retry=False)
+                self._breakers({"order_rejection_burst": True})
+                return self._order(placed)
             except RateLimited as exc:
                 if attempt == self.retry.attempts - 1:
                     raise

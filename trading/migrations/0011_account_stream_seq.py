@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trading', '0007_exchange_credentials'),
+        ('trading', '0010_merge_20261123_1226'),
     ]
 
     operations = [
