@@ -24,8 +24,6 @@ from trading.selectors import rate_budget_usage
 ORDERS_PER_PAGE = 50
 DEPLOYMENT_ACTIONS = ("config.activated", "config.rolled_back")
 NOT_MEASURED = "not measured yet"
-# psutil measures CPU between two calls: prime it once so the first page shows a real figure.
-psutil.cpu_percent(interval=None)
 
 
 def alerts_open_count(*, account_id: int) -> int:
@@ -199,7 +197,9 @@ def system_page() -> dict:
     http = histogram_quantiles("django_http_requests_latency_seconds_by_view_method")
     return {
         "latency_rows": [("Engine tick", tick), ("HTTP requests (API and pages)", http)],
-        "cpu_percent": psutil.cpu_percent(interval=None),
+        # A short sample of its own: the figure between two page loads depended on what else
+        # in the process had asked psutil last.
+        "cpu_percent": psutil.cpu_percent(interval=0.1),
         "cpu_count": psutil.cpu_count(),
         "load": os.getloadavg(),
         "memory_used_pct": memory.percent,
