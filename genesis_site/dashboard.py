@@ -19,12 +19,11 @@ from risk.policy import BREAKER_SOURCES
 from risk.selectors import config_version_active, config_version_diff, policy_of, symbols_locked
 from trading.live import stream_seq_current
 from trading.models import Fill, Order, Strategy, TradingAccount
+from trading.selectors import rate_budget_usage
 
 ORDERS_PER_PAGE = 50
 DEPLOYMENT_ACTIONS = ("config.activated", "config.rolled_back")
 NOT_MEASURED = "not measured yet"
-# psutil measures CPU between two calls: prime it once so the first page shows a real figure.
-psutil.cpu_percent(interval=None)
 
 
 def alerts_open_count(*, account_id: int) -> int:
@@ -198,7 +197,9 @@ def system_page() -> dict:
     http = histogram_quantiles("django_http_requests_latency_seconds_by_view_method")
     return {
         "latency_rows": [("Engine tick", tick), ("HTTP requests (API and pages)", http)],
-        "cpu_percent": psutil.cpu_percent(interval=None),
+        # A short sample of its own: the figure between two page loads depended on what else
+        # in the process had asked psutil last.
+        "cpu_percent": psutil.cpu_percent(interval=0.1),
         "cpu_count": psutil.cpu_count(),
         "load": os.getloadavg(),
         "memory_used_pct": memory.percent,
@@ -206,7 +207,7 @@ def system_page() -> dict:
         "process_rss_mb": round(process.memory_info().rss / 2**20, 1),
         "process_uptime_s": int(time.time() - process.create_time()),
         "error_budget": None,
-        "rate_limit": None,
+        "rate_limit": rate_budget_usage(),
         "not_measured": NOT_MEASURED,
         "readiness": readiness(),
         "mode": "embedded" if settings.EMBEDDED else "full stack",

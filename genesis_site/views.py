@@ -70,12 +70,15 @@ def _permissions(user) -> dict:
 def _render_page(request, account: TradingAccount, page: str, context: dict, *, seq: int):
     """The full page, or with ?fragment=1 only its live region (what the page re-reads after
     a live event, a gap or a reconnect). The stream number was read before the data."""
+    may = _permissions(request.user)
     base = {
         "account": account,
         "page": page,
         "seq": seq,
         "open_alerts": dashboard.alerts_open_count(account_id=account.pk),
-        "may": _permissions(request.user),
+        "may": may,
+        "read_only": not any(p["allowed"] for p in may.values()),
+        "roles": ", ".join(sorted(request.user.groups.values_list("name", flat=True))) or "no role",
         **context,
     }
     if request.GET.get("fragment"):
@@ -316,23 +319,19 @@ def _config_activate(request, account, data, version: int):
     target = _config(account, version)
     active = config_version_active(account_id=account.pk)
     if active and target.version < active.version:
-        raise _refusal(f"version: v{version} is older than the active v{active.version}; use rollback")
+        raise RiskError(f"version: v{version} is older than the active v{active.version}; use rollback")
     if target.is_active:
-        raise _refusal(f"version: v{version} is already the active version")
+        raise RiskError(f"version: v{version} is already the active version")
     config_version_activate(version=target, actor=_actor(request), reason=data["reason"])
     return f"Configuration v{target.version} active ({target.sha256[:12]})."
 
 
 def _config_rollback(request, account, data, version: int):
-    active = config_version_active(account_id=account.pk)
-    if active and _config(account, version).version > active.version:
-        raise _refusal(f"version: v{version} is newer than the active v{active.version}; activate it instead")
+    target, active = _config(account, version), config_version_active(account_id=account.pk)
+    if active and target.version > active.version:
+        raise RiskError(f"version: v{version} is newer than the active v{active.version}; activate it instead")
     target = config_version_rollback(account=account, version=version, actor=_actor(request), reason=data["reason"])
     return f"Rolled back to configuration v{target.version} ({target.sha256[:12]})."
-
-
-def _refusal(message: str) -> RiskError:
-    return RiskError(message)
 
 
 pause_entries = _control("pause_entries", PauseEntriesForm, _pause_entries)

@@ -68,7 +68,8 @@ def control(context, action, url, label, *, fields="reason", confirm="", danger=
 
 @register.filter
 def share_pct(value):
-    """A share (0.03) as a percentage ("3 %")."""
+    """A share (0.03) as a percentage to a tenth ("3 %", "2.5 %")."""
     if value is None:
         return "—"
-    return f"{format((Decimal(value) * 100).normalize(), 'f')} %"
+    percent = (Decimal(str(value)) * 100).quantize(Decimal("0.1"))
+    return f"{format(percent.normalize(), 'f')} %"

@@ -19,8 +19,9 @@ def use_control(page, name: str, text: str = "browser test", *, scope=None):
     dialog = page.locator("#control-dialog")
     field = dialog.locator("textarea:visible").first
     field.fill(text)
+    page.evaluate("document.getElementById('toast').hidden = true")  # a result of an earlier control
     dialog.locator("#control-submit").click()
-    toast = page.locator("#toast.ok")
+    toast = page.locator("#toast.ok:not([hidden])")
     toast.wait_for()
     # A second control in a row must not read the first one's result.
     page.wait_for_function("(before) => document.querySelector('#toast').textContent !== before", arg=previous)
@@ -40,6 +41,13 @@ def test_login_and_the_equity_figure_changes_without_a_reload(login):
 
 def test_halt_and_release(login, server):
     page = login("risk1")
+    # keyboard: Enter opens the confirmation with the reason focused, Escape cancels it
+    page.get_by_role("button", name="Halt", exact=True).focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "control-reason"
+    page.keyboard.press("Escape")
+    assert not page.locator("#control-dialog").is_visible()
+    assert server.account()["stop_level"] == "none"
     assert "cancelled" in use_control(page, "Halt", "browser drill")
     page.wait_for_function("document.querySelector('#stop-level').textContent === 'halt'")
     assert server.account()["stop_level"] == "halt"
@@ -90,6 +98,7 @@ def test_a_viewer_sees_controls_disabled_with_the_reason(login):
         button = page.locator(f"button[data-denied]:has-text('{name}')").first
         assert button.is_disabled()
         assert "may not" in button.get_attribute("title")
+    assert "Read only: your role (viewer)" in page.locator(".notice").inner_text()
     shot(page, "overview-viewer")
     page.get_by_role("link", name="Strategies").click()
     assert page.locator("button[data-control]").count() == 0

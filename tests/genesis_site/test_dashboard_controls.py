@@ -126,6 +126,7 @@ def test_a_missing_reason_is_a_400_naming_the_field_and_changes_nothing():
         ("controls/pause-entries", {"reason": "x", "symbol": "BTC/USDT"}, "minutes:"),
         ("controls/pause-entries", {"reason": "x", "minutes": "abc"}, "minutes:"),
         ("config/1/rollback", {"reason": "x"}, "already the active version"),
+        ("config/1/activate", {"reason": "x"}, "already the active version"),
     ],
 )
 def test_a_refusal_by_the_service_is_a_400_with_its_message(path, data, message):
@@ -149,6 +150,7 @@ def test_controls_on_another_accounts_objects_are_404():
     response = client.post(f"/accounts/{account.pk}/alerts/{alert.pk}/acknowledge", {"comment": ""}, **JSON)
     assert response.status_code == 404
     assert Alert.objects.get(pk=alert.pk).status == "open"
+    assert client.post(f"/accounts/{account.pk}/config/9/rollback", {"reason": "x"}, **JSON).status_code == 404
     stranger = TradingAccountFactory()
     assert client.post(f"/accounts/{stranger.pk}/controls/halt", {"reason": "x"}, **JSON).status_code == 404
 

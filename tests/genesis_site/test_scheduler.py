@@ -3,6 +3,7 @@ event loop, their pushes arrive through the in-memory layer on that loop, and st
 deadlocks on a task that is mid-send."""
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -53,7 +54,7 @@ async def test_ticks_run_in_process_and_push_on_the_servers_loop_then_stop_clean
     await asyncio.wait_for(scheduler.stop(), timeout=5)
     assert time.monotonic() - started < 5
 
-    seqs = [e["event"]["seq"] for e in events]
+    seqs = [json.loads(e["text"])["seq"] for e in events]
     assert seqs == sorted(seqs) and len(set(seqs)) == 3
     snapshots = await database_sync_to_async(EquitySnapshot.objects.filter(account=account).count)()
     assert snapshots >= 3
