@@ -39,6 +39,7 @@ SPEC_TYPES = {
     "engine_silent",
     "bad_tick",
     "operator_tilt",
+    "unknown_order",
     "kill_switch",
     "daily_stop",
     "weekly_stop",
