@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run run-full test lint bench vendor clean
+.PHONY: run run-full test lint bench vendor clean validate validate-quick validate-security validate-performance coverage
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,25 @@ run-full: $(STAMP)
 ## test: the whole suite; PostgreSQL/Redis tests run when DATABASE_URL/REDIS_URL are set
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest --junitxml=var/reports/junit.xml
+
+## coverage: the whole suite under coverage.py; the coverage validator (TECH-001) reads .coverage
+coverage: $(STAMP)
+	$(PY) -m coverage run -m pytest -q --junitxml=var/reports/junit.xml
+
+## validate: the standard suite (SPEC V6) on fresh coverage and test reports; exits 1 on NO-GO
+validate: coverage
+	$(PY) manage.py validate --mode standard $(VALIDATE_ARGS)
+
+## validate-quick: smoke checks in seconds
+validate-quick: $(STAMP)
+	$(PY) manage.py validate --mode quick $(VALIDATE_ARGS)
+
+validate-security: $(STAMP)
+	$(PY) manage.py validate --mode standard --only security $(VALIDATE_ARGS)
+
+validate-performance: $(STAMP)
+	$(PY) manage.py validate --mode standard --only performance $(VALIDATE_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

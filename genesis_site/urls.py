@@ -9,11 +9,29 @@ from genesis_site import api, chatops, health, ops_api, views
 ops_router = SimpleRouter(trailing_slash=False)
 ops_router.register("deployments", ops_api.DeploymentViewSet, basename="deployment")
 
+_account = "accounts/<int:account_id>/"
 dashboard_patterns = (
     [
         path("", views.home, name="home"),
-        path("accounts/<int:account_id>/", views.overview, name="overview"),
-        path("accounts/<int:account_id>/state.json", views.overview_state, name="overview-state"),
+        path(_account, views.overview, name="overview"),
+        path(f"{_account}state.json", views.overview_state, name="overview-state"),
+        path(f"{_account}orders/", views.orders, name="orders"),
+        path(f"{_account}orders/<int:order_id>/", views.order_detail, name="order-detail"),
+        path(f"{_account}strategies/", views.strategies, name="strategies"),
+        path(f"{_account}risk/", views.risk, name="risk"),
+        path(f"{_account}alerts/", views.alerts, name="alerts"),
+        path(f"{_account}deployments/", views.deployments, name="deployments"),
+        path(f"{_account}system/", views.system, name="system"),
+        path(f"{_account}controls/pause-entries", views.pause_entries, name="pause-entries"),
+        path(f"{_account}controls/halt", views.halt, name="halt"),
+        path(f"{_account}controls/flatten", views.flatten, name="flatten"),
+        path(f"{_account}controls/release", views.release, name="release"),
+        path(f"{_account}strategies/<int:strategy_id>/pause", views.strategy_pause, name="strategy-pause"),
+        path(f"{_account}strategies/<int:strategy_id>/resume", views.strategy_resume, name="strategy-resume"),
+        path(f"{_account}alerts/<int:alert_id>/acknowledge", views.alert_ack, name="alert-acknowledge"),
+        path(f"{_account}alerts/<int:alert_id>/resolve", views.alert_close, name="alert-resolve"),
+        path(f"{_account}config/<int:version>/activate", views.config_activate, name="config-activate"),
+        path(f"{_account}config/<int:version>/rollback", views.config_rollback, name="config-rollback"),
     ],
     "dashboard",
 )

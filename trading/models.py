@@ -45,7 +45,10 @@ class TradingAccount(models.Model):
     tax_lot_method = models.CharField(max_length=4, choices=TaxLotMethod.choices, default=TaxLotMethod.FIFO)
     stop_level = models.CharField(max_length=16, choices=StopLevel.choices, default=StopLevel.NONE)
     stop_reason = models.TextField(blank=True)
-    tick_seq = models.PositiveBigIntegerField(default=0, help_text="Sequence number of the live stream.")
+    tick_seq = models.PositiveBigIntegerField(default=0, help_text="Number of engine ticks run.")
+    stream_seq = models.PositiveBigIntegerField(
+        default=0, help_text="Sequence number of the live stream: one per event pushed to the dashboards."
+    )
     peak_equity = models.DecimalField(
         **MONEY, null=True, blank=True, help_text="Highest equity seen; drawdowns are from it."
     )
@@ -326,3 +329,62 @@ class ExchangeCredential(models.Model):
 
     def __repr__(self):
         return f"<ExchangeCredential {self.pk} {self.exchange_id} {self.fingerprint}>"
+
+
+class Ticker(models.Model):
+    """Best bid/ask and last price per venue at one moment (SPEC T1). Tickers have no
+    timeframe: the unique key is (source, symbol, ts)."""
+
+    source = models.CharField(max_length=64)
+    symbol = models.CharField(max_length=32)
+    ts = models.DateTimeField()
+    bid = models.DecimalField(**MONEY, null=True, blank=True)
+    ask = models.DecimalField(**MONEY, null=True, blank=True)
+    last = models.DecimalField(**MONEY)
+    base_volume = models.DecimalField(**MONEY, default=ZERO)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "symbol", "ts"], name="ticker_unique_moment"),
+            models.CheckConstraint(condition=Q(last__gt=0), name="ticker_last_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.source} {self.symbol} {self.ts:%Y-%m-%d %H:%M:%S} {self.last}"
+
+
+class Universe(models.Model):
+    """The account's tradable symbols with their tier (SPEC T2), and the liquidity rules each
+    tick's ticker must pass: a strategy enters only symbols of its own tier that pass."""
+
+    account = models.OneToOneField(TradingAccount, on_delete=models.CASCADE, related_name="universe")
+    members = models.JSONField(default=dict, help_text='Symbol to tier, e.g. {"BTC/USDT": "hunter"}.')
+    min_quote_volume = models.DecimalField(**MONEY, default=ZERO, help_text="Per candle, quote currency.")
+    max_spread_bps = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("50"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(min_quote_volume__gte=0), name="universe_volume_not_negative"),
+            models.CheckConstraint(condition=Q(max_spread_bps__gt=0), name="universe_spread_positive"),
+        ]
+
+    def __str__(self):
+        return f"universe of {self.account_id}: {', '.join(self.members)}"
+
+
+class CapitalLadder(models.Model):
+    """The LIVE account's deployed-capital cap (SPEC T8): a step of $100 -> $1k -> $10k ->
+    $100k -> $1M, and when and at what equity the current step began (its promotion
+    criteria are measured from there). The audit trail holds the history of steps."""
+
+    account = models.OneToOneField(TradingAccount, on_delete=models.CASCADE, related_name="capital_ladder")
+    step = models.DecimalField(**MONEY, default=Decimal("100"))
+    step_started_at = models.DateTimeField(default=timezone.now)
+    step_start_equity = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(step__gt=0), name="capital_step_positive")]
+
+    def __str__(self):
+        return f"{self.account_id}: cap {self.step}"

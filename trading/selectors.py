@@ -5,8 +5,9 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from risk.gate import Pacing
+from trading.exchanges.ratelimit import rate_budget_for
 from trading.feeds import EPOCH, STEP, TIMEFRAME, ScenarioFeed
-from trading.models import Candle, EquitySnapshot, Order, Position, TradingAccount
+from trading.models import Candle, EquitySnapshot, ExchangeCredential, Order, Position, Strategy, TradingAccount
 
 HUNDRED = Decimal("100")
 PCT = Decimal("0.0001")
@@ -91,4 +92,44 @@ def trading_pacing(*, account_id: int, now: datetime) -> Pacing:
         new_positions_last_hour=Position.objects.filter(account_id=account_id, opened_at__gte=hour_ago).count(),
         seconds_since_last_trade=(now - last).total_seconds() if last else None,
         seconds_since_symbol_trade={s: (now - t).total_seconds() for s, t in last_by_symbol.items()},
+    )
+
+
+def rate_budget_usage() -> list[dict]:
+    """Request-weight budget in use per exchange API key (SPEC T5, shown on the system page):
+    the key's fingerprint, the accounts using it, and the share used now (0..1)."""
+    keys: dict[str, list[int]] = {}
+    for fingerprint, account_id in ExchangeCredential.objects.values_list("fingerprint", "account_id"):
+        keys.setdefault(fingerprint, []).append(account_id)
+    return [
+        {"key": fingerprint, "accounts": sorted(ids), "used": rate_budget_for(fingerprint).usage()}
+        for fingerprint, ids in sorted(keys.items())
+    ]
+
+
+def strategy_variants_compare(
+    *, account_id: int, strategy: str, overrides: dict[str, dict], candles: int, symbol: str | None = None
+):
+    """The account's strategy (the baseline) and variants of it (its parameters with each
+    override applied), side by side on the paper exchange over the account's feed, over the
+    `candles` candles up to its current cursor."""
+    from trading.backtest import variants_compare
+    from trading.strategies import StrategyConfigInvalid
+
+    found = Strategy.objects.select_related("account").filter(account_id=account_id, name=strategy).first()
+    if found is None:
+        raise StrategyConfigInvalid(f"strategy: no strategy {strategy!r} on account {account_id}")
+    account = found.account
+    if candles < 10:
+        raise StrategyConfigInvalid(f"candles: at least 10 are needed, got {candles}")
+    symbol = symbol or (found.symbols or account.symbols)[0]
+    variants = {found.name: found.params, **{name: {**found.params, **o} for name, o in overrides.items()}}
+    start = max(0, account.feed_cursor - candles + 1)
+    return variants_compare(
+        feed=ScenarioFeed(account.scenario, account.scenario_seed),
+        symbol=symbol,
+        kind=found.kind,
+        variants=variants,
+        start=start,
+        candles=candles,
     )

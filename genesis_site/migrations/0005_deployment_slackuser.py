@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('genesis_site', '0004_action_permissions'),
         ('risk', '0008_action_permissions'),
-        ('trading', '0006_exchange_credentials'),
+        ('trading', '0007_exchange_credentials'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

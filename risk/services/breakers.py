@@ -14,6 +14,7 @@ from risk.alerts import alert_raise
 from risk.models import CircuitBreakerState
 from risk.policy import BREAKER_SOURCES, Breaker
 from risk.selectors import config_version_active, policy_of
+from trading.live import account_changed
 
 
 def _breaker_config(account_id: int, source: str) -> Breaker:
@@ -31,6 +32,8 @@ def _breaker_locked(account_id: int, source: str) -> CircuitBreakerState:
 
 
 def _breaker_save(row: CircuitBreakerState, state: cb.BreakerState) -> None:
+    if row.state != state.state:
+        account_changed(account_id=row.account_id, kind="breaker", source=row.source, state=state.state)
     for name, value in asdict(state).items():
         setattr(row, name, value)
     row.save()

@@ -11,6 +11,7 @@ from risk.models import ConfigVersion
 from risk.policy import policy_check
 from risk.selectors import policy_of
 from risk.tilt import policy_loosenings, recent_loosenings
+from trading.live import account_changed
 
 
 def config_version_create(*, account, content: str, author, reason: str, actor: Actor) -> ConfigVersion:
@@ -43,6 +44,7 @@ def config_version_create(*, account, content: str, author, reason: str, actor: 
             payload={"account": account.pk, "version": version.version, "sha256": digest, "reason": reason},
             config_hash=active.sha256 if active else "",
         )
+        account_changed(account_id=account.pk, kind="config", version=version.version, change="created")
     return version
 
 
@@ -104,6 +106,7 @@ def config_version_activate(
             },
             config_hash=version.sha256,
         )
+        account_changed(account_id=version.account_id, kind="config", version=version.version, change=action)
     return version
 
 

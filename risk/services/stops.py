@@ -16,6 +16,7 @@ from risk.exceptions import RiskError
 from risk.models import SymbolLock
 from risk.selectors import config_version_active
 from trading.exchanges.paper import PaperExchange
+from trading.live import account_changed
 from trading.markets import market_get
 from trading.models import (
     OPEN_ORDER_STATUSES,
@@ -54,6 +55,7 @@ def _audit(account: TradingAccount, actor: Actor, action: str, **payload) -> Non
 def _set_level(account: TradingAccount, level: str, reason: str) -> None:
     account.stop_level, account.stop_reason = level, reason
     account.save(update_fields=["stop_level", "stop_reason"])
+    account_changed(account_id=account.pk, kind="stop", stop_level=level)
 
 
 def trading_pause_entries(
@@ -74,6 +76,7 @@ def trading_pause_entries(
             if not updated.update(state=StrategyState.PAUSED):
                 raise StopRefused(f"strategy: no active strategy {strategy!r} on account {account.name}")
             _audit(account, actor, "stop.pause_entries", scope="strategy", strategy=strategy, reason=reason)
+            account_changed(account_id=account.pk, kind="strategy", strategy=strategy, state=StrategyState.PAUSED)
         elif symbol is not None:
             if not minutes or minutes < 1:
                 raise StopRefused("minutes: a symbol lock needs a duration of at least 1 minute")
@@ -81,6 +84,7 @@ def trading_pause_entries(
             until = timezone.now() + timedelta(minutes=minutes)
             SymbolLock.objects.create(account=account, symbol=symbol, until=until, reason=reason, created_by=actor.name)
             _audit(account, actor, "stop.pause_entries", scope="symbol", symbol=symbol, until=until, reason=reason)
+            account_changed(account_id=account.pk, kind="stop", symbol=symbol)
         else:
             if account.stop_level != StopLevel.NONE:
                 raise StopRefused(f"account {account.name} is already at {account.stop_level}")
@@ -163,6 +167,7 @@ def trading_release(
             ):
                 raise StopRefused(f"strategy: no paused strategy {strategy!r} on account {account.name}")
             _audit(account, actor, "stop.release", scope="strategy", strategy=strategy, reason=reason)
+            account_changed(account_id=account.pk, kind="strategy", strategy=strategy, state=StrategyState.ACTIVE)
         elif symbol is not None:
             lifted = SymbolLock.objects.filter(account=account, symbol=symbol, until__gt=timezone.now()).update(
                 until=timezone.now()
@@ -170,6 +175,7 @@ def trading_release(
             if not lifted:
                 raise StopRefused(f"symbol: {symbol} is not locked on account {account.name}")
             _audit(account, actor, "stop.release", scope="symbol", symbol=symbol, reason=reason)
+            account_changed(account_id=account.pk, kind="stop", symbol=symbol)
         else:
             if account.stop_level == StopLevel.NONE:
                 raise StopRefused(f"account {account.name} is not stopped")

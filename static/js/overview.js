@@ -1,17 +1,12 @@
-// Overview page: render the server's state, then apply live ticks from the account's
-// WebSocket. Every event carries a sequence number; after a gap or a reconnect the page
-// re-syncs from the database (state.json) instead of trusting the stream.
+// Overview page: render the server's state, then apply live ticks from the account's stream
+// (live.js); after a gap or a reconnect, or on any other change, re-read state.json.
 (function () {
   "use strict";
   const root = document.getElementById("overview");
   if (!root) return;
-  const accountId = root.dataset.account;
-  const stateUrl = root.dataset.stateUrl;
+  const stateUrl = document.getElementById("live-root").dataset.stateUrl;
   let state = JSON.parse(document.getElementById("initial-state").textContent);
-  let lastSeq = state.seq;
   let chart = null;
-  let socket = null;
-  let retryMs = 500;
 
   const $ = (id) => document.getElementById(id);
   const num = (s, digits = 2) =>
@@ -24,7 +19,7 @@
     const d = new Date(iso);
     t.dateTime = iso;
     t.textContent = d.toISOString().replace("T", " ").slice(0, 19);
-    t.title = "Local: " + d.toLocaleString();
+    t.title = "UTC " + t.textContent + " · local " + d.toLocaleString();
     return t;
   }
 
@@ -64,7 +59,13 @@
     const stop = $("stop-level");
     stop.textContent = state.stop_level === "none" ? "trading" : state.stop_level.replace("_", " ");
     stop.classList.toggle("danger", state.stop_level !== "none");
-    $("config").textContent = state.config ? `v${state.config.version} ${state.config.sha256.slice(0, 12)}` : "none";
+    $("stop-reason").textContent = state.stop_reason ? `“${state.stop_reason}”` : "";
+    const config = $("config");
+    config.textContent = state.config ? `v${state.config.version} ${state.config.sha256.slice(0, 12)}` : "none";
+    config.title = state.config ? `SHA-256 ${state.config.sha256}` : "";
+    config.dataset.sha256 = state.config ? state.config.sha256 : "";
+    $("open-alerts").textContent = `${state.open_alerts || 0} open`;
+    window.Genesis.setOpenAlerts(state.open_alerts);
     const lastTick = $("last-tick");
     if (state.last_tick_at) lastTick.replaceWith(Object.assign(timeCell(state.last_tick_at), { id: "last-tick" }));
     $("equity").textContent = num(state.equity);
@@ -103,55 +104,29 @@
   }
 
   function apply(ev) {
-    const orders = ev.orders.concat(state.orders).slice(0, 20);
+    const orders = (ev.orders || []).concat(state.orders).slice(0, 20);
     const curve = ev.snapshot ? state.curve.concat([ev.snapshot]).slice(-500) : state.curve;
-    state = Object.assign({}, state, ev, { orders, curve });
-    lastSeq = ev.seq;
+    state = Object.assign({}, state, ev, { orders, curve, open_alerts: state.open_alerts });
     render();
   }
 
+  // Re-read the whole state from the database; returns the stream number it was read at.
   async function resync() {
-    try {
-      const response = await fetch(stateUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-      if (!response.ok) throw new Error(`state.json answered ${response.status}`);
-      state = await response.json();
-      lastSeq = state.seq;
-      render();
-    } catch (err) {
-      setLive(false, "re-sync failed, retrying");
-      setTimeout(resync, 2000);
-    }
+    const response = await fetch(stateUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!response.ok) throw new Error(`state.json answered ${response.status}`);
+    state = await response.json();
+    render();
+    return state.seq;
   }
 
-  function setLive(ok, text) {
-    const el = $("live");
-    el.textContent = text;
-    el.classList.toggle("ok", ok);
+  // Ticks carry the full account state and are applied; any other change (stop level,
+  // config, alert, breaker, strategy) makes the page re-read the database.
+  function onEvent(ev) {
+    if (ev.type === "tick") apply(ev);
+    else if (window.Genesis.live.wants(ev.type)) window.Genesis.live.resync();
   }
 
-  function connect(isReconnect) {
-    const proto = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${proto}://${location.host}/ws/accounts/${accountId}/`);
-    socket.onopen = () => {
-      retryMs = 500;
-      setLive(true, "live");
-      if (isReconnect) resync();
-    };
-    socket.onmessage = (msg) => {
-      const ev = JSON.parse(msg.data);
-      if (ev.type !== "tick") return;
-      if (ev.seq <= lastSeq) return; // already seen (a re-sync got ahead of the stream)
-      if (ev.seq !== lastSeq + 1) return resync(); // a gap: trust the database, not the stream
-      apply(ev);
-    };
-    socket.onclose = () => {
-      setLive(false, "reconnecting…");
-      setTimeout(() => connect(true), retryMs);
-      retryMs = Math.min(retryMs * 2, 5000);
-    };
-  }
-
-  window.genesisOverview = { resync, get state() { return state; }, get socket() { return socket; } };
+  window.genesisOverview = { get state() { return state; } };
   render();
-  connect(false);
+  window.Genesis.live.configure({ onEvent, resync });
 })();

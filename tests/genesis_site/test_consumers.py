@@ -6,7 +6,9 @@ from django.conf import settings
 from django.db import connections
 from django.test import Client
 
+from compliance.services import Actor
 from genesis_site.asgi import application
+from risk.services.stops import trading_halt, trading_release
 from tests.genesis_site.factories import UserFactory
 from tests.trading.factories import TradingAccountFactory
 from trading.live import account_event_publish
@@ -49,7 +51,8 @@ async def test_a_member_joins_the_account_group_and_receives_server_events():
     connected, _ = await ws.connect()
     assert connected
     await database_sync_to_async(account_event_publish)(account_id=account.pk, event={"type": "tick", "seq": 7})
-    assert await ws.receive_json_from(timeout=2) == {"type": "tick", "seq": 7}
+    # the stream number is the account's, taken when the event is sent, not the sender's
+    assert await ws.receive_json_from(timeout=2) == {"type": "tick", "seq": 1}
     await ws.send_json_to({"type": "halt"})
     assert (await ws.receive_json_from(timeout=2))["type"] == "error"
     await ws.disconnect()
@@ -73,3 +76,34 @@ async def test_a_user_cannot_join_another_accounts_group():
     other = await database_sync_to_async(TradingAccountFactory)()
     connected, _ = await communicator(other.pk, cookie=cookie).connect()
     assert not connected
+
+
+async def test_every_event_carries_the_next_stream_number_including_service_changes():
+    user, account, cookie = await member_and_account()
+    ws = communicator(account.pk, cookie=cookie)
+    assert (await ws.connect())[0]
+
+    @database_sync_to_async
+    def halt_and_release():
+        actor = Actor.from_user(user)
+        trading_halt(account_id=account.pk, actor=actor, reason="drill")
+        trading_release(account_id=account.pk, actor=actor, reason="drill over")
+
+    await halt_and_release()
+    events = [await ws.receive_json_from(timeout=2) for _ in range(3)]
+    assert [e["seq"] for e in events] == [1, 2, 3]
+    assert {e["type"] for e in events} == {"stop", "alert"}  # halt, its kill-switch alert, release
+    assert events[-1] == {"type": "stop", "stop_level": "none", "seq": 3}
+    stored = await database_sync_to_async(lambda: type(account).objects.get(pk=account.pk).stream_seq)()
+    assert stored == 3
+    await ws.disconnect()
+
+
+async def test_a_member_of_one_account_hears_nothing_of_another():
+    _user, account, cookie = await member_and_account()
+    other = await database_sync_to_async(TradingAccountFactory)()
+    ws = communicator(account.pk, cookie=cookie)
+    assert (await ws.connect())[0]
+    await database_sync_to_async(account_event_publish)(account_id=other.pk, event={"type": "tick"})
+    assert await ws.receive_nothing(timeout=0.3)
+    await ws.disconnect()

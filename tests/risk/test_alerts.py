@@ -39,7 +39,7 @@ SPEC_TYPES = {
     "engine_silent",
     "bad_tick",
     "operator_tilt",
-    "unknown_order",
+    "unknown_order",  # SPEC T5: adopted exchange orders
     "kill_switch",
     "daily_stop",
     "weekly_stop",

@@ -23,7 +23,7 @@ def emulator():
 @pytest.fixture
 def client(emulator):
     """ccxt's own binance client, pointed at the emulator."""
-    return binance_client(api_key=API_KEY, secret=SECRET, base_url=emulator.url, timeout_ms=1000)
+    return binance_client(api_key=API_KEY, secret=SECRET, base_url=emulator.url, timeout_ms=1000, rate_limit_ms=1)
 
 
 @pytest.fixture

@@ -134,3 +134,17 @@ def test_request_weight_over_the_minute_limit_gets_429(client, emulator):
 def test_standalone_entrypoint_refuses_bad_arguments():
     with pytest.raises(SystemExit, match="--balance: expected NAME=NUMBER"):
         emulator_main(["--port", "0", "--balance", "USDT"])
+
+
+def test_the_control_endpoints_move_prices_and_inject_faults(client, emulator):
+    import httpx
+
+    answer = httpx.post(f"{emulator.url}/_emulator/price", json={"symbol": "BTCUSDT", "price": "61000.5"})
+    assert answer.status_code == 200 and answer.json()["prices"]["BTCUSDT"] == "61000.5"
+    assert client.fetch_ticker("BTC/USDT")["last"] == 61000.5
+    assert httpx.post(f"{emulator.url}/_emulator/fault", json={"kind": "status", "status": 503}).status_code == 200
+    with pytest.raises(ccxt.OperationFailed):
+        client.fetch_ticker("BTC/USDT")
+    bad = httpx.post(f"{emulator.url}/_emulator/fault", json={"kind": "meteor"})
+    assert bad.status_code == 400 and "unknown fault 'meteor'" in bad.json()["error"]
+    assert httpx.post(f"{emulator.url}/_emulator/price", json={"symbol": "BTCUSDT"}).status_code == 400

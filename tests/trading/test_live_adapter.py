@@ -181,3 +181,84 @@ def test_blank_credentials_are_refused():
 def test_the_client_never_leaves_loopback(emulator):
     client = binance_client(base_url=emulator.url)
     assert all(url.startswith(emulator.url) for url in client.urls["api"].values())
+
+
+@pytest.mark.django_db
+def test_credentials_survive_a_key_rotation_after_the_old_key_is_removed(capsys):
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from genesis_site.secrets import SecretDecryptError
+    from trading.services.credentials import credential_load
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    actor = Actor.system("test")
+    accounts = [TradingAccountFactory() for _ in range(3)]
+    with override_settings(GENESIS_FERNET_KEYS=[old]):
+        for i, account in enumerate(accounts):
+            credential_store(account=account, api_key=f"key-{i}", secret=f"secret-{i}", actor=actor)
+    with override_settings(GENESIS_FERNET_KEYS=[new, old]):
+        call_command("rotate_exchange_credentials")
+    assert "re-encrypted 3 exchange credentials" in capsys.readouterr().out
+    with override_settings(GENESIS_FERNET_KEYS=[new]):
+        for i, account in enumerate(accounts):
+            _, api_key, secret = credential_load(account_id=account.pk, actor=actor, purpose="test")
+            assert (api_key, secret) == (f"key-{i}", f"secret-{i}")
+    with override_settings(GENESIS_FERNET_KEYS=[old]), pytest.raises(SecretDecryptError):
+        credential_load(account_id=accounts[0].pk, actor=actor, purpose="test")
+    assert AuditEvent.objects.get(action="credential.rotated").payload == {"credentials": 3}
+
+
+def test_the_rate_budget_holds_reads_back_while_cancels_still_go(client, emulator):
+    from trading.exceptions import RateLimited
+    from trading.exchanges.ratelimit import RateBudget
+
+    # 60 weight, half reserved for cancels, refilling too slowly to matter here.
+    budget = RateBudget(key="adapter-test", capacity=60, per_seconds=60000, cancel_reserve=0.5, max_wait=0.02)
+    adapter = LiveExchange(client=client, budget=budget, retry=FAST_RETRY)
+    adapter.create_order(
+        symbol="BTC/USDT",
+        side="buy",
+        amount=Decimal("0.01"),
+        client_order_id="rb-1",
+        order_type="limit",
+        price=Decimal("50000"),
+    )  # exchangeInfo 20 + order 1: 39 left
+    with pytest.raises(RateLimited, match="budget of key adapter-test exhausted"):
+        adapter.balance()  # weight 20 would leave 19, under the 30 reserved for cancels
+    assert ("GET", "account") not in emulator.state.requests
+    assert adapter.cancel_order(symbol="BTC/USDT", client_order_id="rb-1").status == "cancelled"
+
+
+def test_amounts_and_prices_off_the_market_grid_are_refused_before_sending(adapter, emulator):
+    with pytest.raises(InvalidOrder, match=r"amount 0\.000015 BTC is off the lot step 0\.00001"):
+        adapter.create_order(symbol="BTC/USDT", side="buy", amount=Decimal("0.000015"), client_order_id="grid-1")
+    with pytest.raises(InvalidOrder, match=r"price 50000\.005 is off the tick 0\.01"):
+        adapter.create_order(
+            symbol="BTC/USDT",
+            side="buy",
+            amount=Decimal("0.01"),
+            client_order_id="grid-2",
+            order_type="limit",
+            price=Decimal("50000.005"),
+        )
+    with pytest.raises(InvalidOrder, match="unknown market 'FOO/USDT'"):
+        adapter.create_order(symbol="FOO/USDT", side="buy", amount=Decimal("1"), client_order_id="grid-3")
+    assert posts(emulator) == 0
+
+
+@pytest.mark.django_db
+def test_slow_answers_and_rejected_orders_feed_their_own_breakers(client, emulator):
+    account = TradingAccountFactory()
+    adapter = LiveExchange(client=client, account_id=account.pk, retry=FAST_RETRY, latency_limit=0.02)
+    emulator.state.inject("latency", path="account", delay=0.05, times=5)
+    for _ in range(5):
+        adapter.balance()  # answers, but slower than the limit
+    for i in range(5):
+        with pytest.raises(InsufficientFunds):
+            adapter.create_order(symbol="BTC/USDT", side="buy", amount=Decimal("100"), client_order_id=f"poor-{i}")
+    states = {b.source: b.state for b in CircuitBreakerState.objects.filter(account=account)}
+    assert states["latency"] == "open" and states["order_rejection_burst"] == "open"
+    # The exchange itself was fine all along: rejections are not API errors.
+    assert states["exchange_status"] == states["consecutive_api_errors"] == "closed"

@@ -114,3 +114,21 @@ def test_concurrent_consumers_never_exceed_the_budget(redis_client):
     allowed = capacity + capacity / per_seconds * elapsed
     assert sum(granted) <= allowed + 2
     assert sum(granted) >= capacity  # the bucket was really used, not refused outright
+
+
+@pytest.mark.django_db
+def test_usage_per_api_key_for_the_system_page():
+    from compliance.services import Actor
+    from tests.trading.factories import TradingAccountFactory
+    from trading.exchanges.ratelimit import rate_budget_for
+    from trading.selectors import rate_budget_usage
+    from trading.services.credentials import credential_fingerprint, credential_store
+
+    first, second = TradingAccountFactory(), TradingAccountFactory()
+    for account in (first, second):  # two accounts, one API key: one budget
+        credential_store(account=account, api_key="shared-key", secret="s", actor=Actor.system("test"))
+    fingerprint = credential_fingerprint("shared-key")
+    rate_budget_for(fingerprint).try_take(600)
+    (row,) = rate_budget_usage()
+    assert row["key"] == fingerprint and row["accounts"] == sorted([first.pk, second.pk])
+    assert 0.09 < row["used"] <= 0.1

@@ -70,3 +70,32 @@ def test_each_new_strategy_trades_through_the_engine(kind):
     for _ in range(400):
         engine_tick(account_id=account.pk)
     assert Order.objects.filter(account=account, strategy__kind=kind, status="filled").exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("ma_crossover", {"fast": 5, "slow": 20}),
+        ("ma_crossover", {"fast": 3, "slow": 8, "entry_threshold": 0}),
+        ("mean_reversion", {}),
+        ("mean_reversion", {"period": 10, "band_stdevs": 1.0, "rsi_period": 5}),
+        ("breakout", {}),
+        ("breakout", {"entry_period": 5, "exit_period": 5}),
+    ],
+)
+@pytest.mark.parametrize("scenario", ["sideways", "high_volatility", "bull"])
+def test_vectorized_signals_agree_with_decide_on_every_candle(kind, params, scenario):
+    """The backtester uses `signals`, the engine `decide`: they must never disagree."""
+    from decimal import Decimal
+
+    from trading.feeds import ScenarioFeed
+    from trading.strategies import strategy_load
+
+    closes = ScenarioFeed(scenario, 3).closes("BTC/USDT", end=1500, length=1501)
+    runner = strategy_load(kind, params)
+    entries, exits = runner.signals(closes)
+    for i in range(len(closes)):
+        window = closes[: i + 1]
+        assert (runner.decide(symbol="X", closes=window, position_qty=Decimal(0)) is not None) == entries[i], i
+        assert (runner.decide(symbol="X", closes=window, position_qty=Decimal(1)) is not None) == exits[i], i
+    assert entries.any() and exits.any()

@@ -56,8 +56,14 @@ class Fault:
     times: int = 1
     delay: float = 0.0
     status: int = 503
+    client_order_id: str | None = None  # only requests naming this client order id
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, params: dict) -> bool:
+        if self.client_order_id is not None and self.client_order_id not in (
+            params.get("newClientOrderId"),
+            params.get("origClientOrderId"),
+        ):
+            return False
         return (self.path is None or self.path == path) and (self.method is None or self.method == method)
 
 
@@ -122,10 +128,10 @@ class EmulatorState:
         with self.lock:
             return [dict(o) for o in self.orders.values() if o["clientOrderId"] == client_order_id]
 
-    def fault_take(self, method: str, path: str) -> Fault | None:
+    def fault_take(self, method: str, path: str, params: dict) -> Fault | None:
         with self.lock:
             for fault in self.faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path, params):
                     fault.times -= 1
                     if fault.times <= 0:
                         self.faults.remove(fault)
@@ -493,6 +499,9 @@ class EmulatorState:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "genesis-exchange-emulator"
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, Nagle's algorithm and the
+    # client's delayed ACK add ~40 ms to every answer on loopback.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # quiet: tests run thousands of requests
         pass
@@ -533,7 +542,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = body if method == "POST" else url.query
         params = dict(parse_qsl(raw))
         state.requests.append((method, path))
-        fault = state.fault_take(method, path)
+        fault = state.fault_take(method, path, params)
         if fault and fault.kind in ("latency", "timeout"):
             time.sleep(fault.delay)
             if fault.kind == "timeout":

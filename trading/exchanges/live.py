@@ -8,8 +8,8 @@
 - A submit carries the order's idempotency key as the client order id. A submit whose answer
   is lost is never resent blindly: the order is looked up by its client order id, and when
   that does not settle it, OrderStateUnknown leaves it to reconciliation.
-- Outcomes feed the circuit breakers (exchange status; consecutive API errors and API error
-  bursts) and the exchange_api_* metrics.
+- Outcomes feed the circuit breakers (exchange status, consecutive API errors, API error
+  bursts, order rejection bursts, latency above `latency_limit`) and exchange_api_* metrics.
 - ccxt reports numbers as floats; they become Decimals here through ccxt's own
   float-to-string conversion.
 """
@@ -32,6 +32,7 @@ from trading.exceptions import (
     InsufficientFunds,
     InvalidOrder,
     OrderNotFound,
+    OrderRejected,
     OrderStateUnknown,
     RateLimited,
 )
@@ -48,19 +49,27 @@ STATUS = {
     "expired": "expired",
     "rejected": "rejected",
 }
-BREAKER_SOURCES = ("exchange_status", "consecutive_api_errors", "api_error_burst")
+# Every breaker source of SPEC R5 this adapter feeds (risk.policy.BREAKER_SOURCES).
+BREAKER_SOURCES = ("exchange_status", "consecutive_api_errors", "api_error_burst", "order_rejection_burst", "latency")
 
 
 def binance_client(
-    *, api_key: str = "", secret: str = "", base_url: str | None = None, timeout_ms: int = 10_000
+    *,
+    api_key: str = "",
+    secret: str = "",
+    base_url: str | None = None,
+    timeout_ms: int = 10_000,
+    rate_limit_ms: float | None = None,
 ) -> ccxt.binance:
-    """ccxt's binance client, spot only, rate limiting on. `base_url` (the emulator) replaces
+    """ccxt's binance client, spot only, rate limiting on (`rate_limit_ms` overrides ccxt's
+    per-request spacing, e.g. for the emulator in tests). `base_url` (the emulator) replaces
     the host of every API URL, so no call can leave loopback by accident."""
     client = ccxt.binance(
         {
             "apiKey": api_key,
             "secret": secret,
             "enableRateLimit": True,
+            **({"rateLimit": rate_limit_ms} if rate_limit_ms is not None else {}),
             "timeout": timeout_ms,
             "options": {
                 "defaultType": "spot",
@@ -78,7 +87,7 @@ def binance_client(
     return client
 
 
-def exchange_error_map(exc: ccxt.BaseError) -> ExchangeError | InvalidOrder:
+def exchange_error_map(exc: ccxt.BaseError) -> ExchangeError | OrderRejected:
     """Our exception for a ccxt exception (order matters: ccxt's OrderNotFound is an
     InvalidOrder, RateLimitExceeded a DDoSProtection, both NetworkErrors)."""
     message = str(exc)
@@ -157,10 +166,12 @@ class LiveExchange:
         account_id: int | None = None,
         retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], None] = time.sleep,
+        latency_limit: float = 2.0,
     ):
         self.client, self.budget, self.account_id = client, budget, account_id
-        self.retry, self.sleep = retry, sleep
+        self.retry, self.sleep, self.latency_limit = retry, sleep, latency_limit
         self.consecutive_errors = 0
+        self._markets: dict[str, Market] | None = None
         # Breakers this adapter may have to report a recovery to (all of them on start: a
         # fresh adapter does not know what an earlier process left open).
         self._unhealthy = set(BREAKER_SOURCES)
@@ -169,53 +180,63 @@ class LiveExchange:
     def _num(self, value) -> Decimal | None:
         return None if value is None else Decimal(self.client.number_to_string(value))
 
-    def _breakers(self, exc: ExchangeError | None) -> None:
+    def _breakers(self, outcomes: dict[str, bool]) -> None:
+        """Report to the account's circuit breakers: every failure, and a success only to a
+        breaker this adapter last saw failing (a healthy call costs no database write)."""
         if self.account_id is None:
             return
         from risk.services.breakers import breaker_record
 
-        if exc is None:
-            failed = ()
-        elif isinstance(exc, ExchangeUnavailable):
-            failed = BREAKER_SOURCES
-        else:
-            failed = ("consecutive_api_errors", "api_error_burst")
-        for source in BREAKER_SOURCES:
-            if source in failed:
+        for source, ok in outcomes.items():
+            if not ok:
                 self._unhealthy.add(source)
                 breaker_record(account_id=self.account_id, source=source, ok=False)
             elif source in self._unhealthy:
                 self._unhealthy.discard(source)
                 breaker_record(account_id=self.account_id, source=source, ok=True)
 
-    def _outcome(self, exc: ExchangeError | None) -> None:
+    def _outcome(self, exc: ExchangeError | None, seconds: float) -> None:
         name = self.client.id
-        if exc is None or isinstance(exc, InvalidOrder | OrderNotFound):
-            # A rejection or a not-found is the exchange working as it should.
+        healthy = exc is None or isinstance(exc, OrderRejected | OrderNotFound)
+        # A rejection or a not-found is the exchange working as it should.
+        outcomes = {"consecutive_api_errors": healthy, "api_error_burst": healthy}
+        outcomes["exchange_status"] = not isinstance(exc, ExchangeUnavailable)
+        if isinstance(exc, OrderRejected):
+            outcomes["order_rejection_burst"] = False
+        if exc is None:
+            outcomes["latency"] = seconds <= self.latency_limit
+        if healthy:
             self.consecutive_errors = 0
-            self._breakers(None)
         else:
             self.consecutive_errors += 1
             metrics.exchange_api_errors_total.labels(exchange=name, kind=exc.code).inc()
-            self._breakers(exc)
         metrics.exchange_api_consecutive_errors.labels(exchange=name).set(self.consecutive_errors)
+        self._breakers(outcomes)
 
     def _once(self, fn: Callable, weight: int, priority: str):
         if self.budget is not None:
             self.budget.acquire(weight, priority=priority)
+        started = time.perf_counter()
         try:
             result = fn()
         except ccxt.BaseError as exc:
             mapped = exchange_error_map(exc)
-            self._outcome(mapped)
+            self._outcome(mapped, time.perf_counter() - started)
             raise mapped from exc
-        self._outcome(None)
+        self._outcome(None, time.perf_counter() - started)
         return result
 
-    def _call(self, name: str, fn: Callable, *, endpoint: tuple[str, str], priority: str = "read", retry=True):
-        weight = BINANCE_WEIGHTS[endpoint]
-        if endpoint == ("GET", "openOrders") and priority == "read-all":
-            weight, priority = OPEN_ORDERS_ALL_SYMBOLS_WEIGHT, "read"
+    def _call(
+        self,
+        name: str,
+        fn: Callable,
+        *,
+        endpoint: tuple[str, str],
+        priority: str = "read",
+        retry: bool = True,
+        weight: int | None = None,
+    ):
+        weight = weight or BINANCE_WEIGHTS[endpoint]
         started = time.perf_counter()
         try:
             for attempt in range(self.retry.attempts):
@@ -277,6 +298,15 @@ class LiveExchange:
         raw = self._call("load_markets", self.client.load_markets, endpoint=("GET", "exchangeInfo"))
         return {s: market_from_ccxt(self.client, m) for s, m in raw.items() if m.get("spot")}
 
+    def market(self, symbol: str) -> Market:
+        """The market's precision and limits (markets loaded once per adapter)."""
+        if self._markets is None:
+            self._markets = self.load_markets()
+        try:
+            return self._markets[symbol]
+        except KeyError:
+            raise InvalidOrder(f"invalid order: unknown market {symbol!r} on {self.client.id}") from None
+
     def balance(self) -> dict[str, tuple[Decimal, Decimal]]:
         """{asset: (free, used)} for every asset held."""
         raw = self._call("balance", self.client.fetch_balance, endpoint=("GET", "account"))
@@ -320,7 +350,7 @@ class LiveExchange:
             "open_orders",
             lambda: self.client.fetch_open_orders(symbol),
             endpoint=("GET", "openOrders"),
-            priority="read" if symbol else "read-all",
+            weight=None if symbol else OPEN_ORDERS_ALL_SYMBOLS_WEIGHT,
         )
         return [self._order(o) for o in raw]
 
@@ -352,6 +382,13 @@ class LiveExchange:
         refusal that proves the exchange did not act (rate limit); after an ambiguous failure
         the order is looked up by client order id instead, and OrderStateUnknown is raised if
         that does not find it, so a lost answer never becomes a second order."""
+        # ccxt would silently truncate an amount off the lot step: the exchange would then hold
+        # a different order than our row. Refuse instead, naming the step.
+        market = self.market(symbol)
+        if market.floor_amount(amount) != amount:
+            raise InvalidOrder(f"invalid order: amount {amount} {market.base} is off the lot step {market.amount_step}")
+        if price is not None and market.round_price(price, up=False) != price:
+            raise InvalidOrder(f"invalid order: price {price} is off the tick {market.price_step}")
         params = {"newClientOrderId": client_order_id}
 
         def place():
@@ -361,9 +398,9 @@ class LiveExchange:
 
         for attempt in range(self.retry.attempts):
             try:
-                return self._order(
-                    self._call("create_order", place, endpoint=("POST", "order"), priority="order", retry=False)
-                )
+                placed = self._call("create_order", place, endpoint=("POST", "order"), priority="order", retry=False)
+                self._breakers({"order_rejection_burst": True})
+                return self._order(placed)
             except RateLimited as exc:
                 if attempt == self.retry.attempts - 1:
                     raise

@@ -13,14 +13,13 @@ class ModeChangeRefused(TradingError):
 
 
 def live_blockers(account: TradingAccount) -> list[str]:
-    """Every reason the account may not trade LIVE now. The go-live gate (SPEC V5) is built by
-    the validation issue; until then no GO decision can exist, so LIVE is always refused."""
-    version = config_version_active(account_id=account.pk)
+    """Every reason the account may not trade LIVE now. The go-live gate (SPEC V5) must hold a
+    GO decision for the account's active configuration hash: a new version needs a new one."""
+    from validation.golive import golive_live_blocker
+
     reasons = []
-    if version is None:
-        reasons.append("no active risk configuration")
-    else:
-        reasons.append(f"no GO decision exists for configuration v{version.version} ({version.sha256[:12]})")
+    if blocker := golive_live_blocker(account_id=account.pk):
+        reasons.append(blocker)
     if account.exchange_id == "paper":
         reasons.append("no exchange credentials: the account trades on the paper exchange")
     if account.read_only:
@@ -44,6 +43,11 @@ def account_mode_set(*, account_id: int, mode: str, actor: Actor, reason: str) -
             return account
         account.mode = mode
         account.save(update_fields=["mode"])
+        if mode == TradingMode.LIVE:
+            # LIVE always runs under the capital ladder, from its first step (SPEC T8).
+            from trading.services.ladder import capital_ladder_start
+
+            capital_ladder_start(account)
         version = config_version_active(account_id=account.pk)
         audit_append(
             actor=actor,

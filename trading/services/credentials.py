@@ -66,3 +66,20 @@ def credential_load(*, account_id: int, actor: Actor, purpose: str) -> tuple[Exc
             payload={"account": account_id, "fingerprint": credential.fingerprint, "purpose": purpose},
         )
     return credential, api_key, secret
+
+
+def credentials_rotate(*, actor: Actor) -> int:
+    """Re-encrypt every exchange credential under the newest Fernet key (after a new key was
+    prepended to GENESIS_FERNET_KEYS), so the old key can then be removed. Row by row under a
+    lock, so sessions keep decrypting throughout; one audit event with the count."""
+    rotated = 0
+    for pk in ExchangeCredential.objects.values_list("pk", flat=True):
+        with transaction.atomic():
+            credential = ExchangeCredential.objects.select_for_update().get(pk=pk)
+            credential.api_key_encrypted = secrets.rotate(credential.api_key_encrypted)
+            credential.secret_encrypted = secrets.rotate(credential.secret_encrypted)
+            credential.save(update_fields=["api_key_encrypted", "secret_encrypted", "updated_at"])
+            rotated += 1
+    with transaction.atomic():
+        audit_append(actor=actor, action="credential.rotated", payload={"credentials": rotated})
+    return rotated

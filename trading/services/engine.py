@@ -24,14 +24,27 @@ from risk.services.stops import trading_halt_locked
 from risk.sizing import position_value
 from trading import metrics
 from trading.exchanges.paper import PaperExchange
-from trading.feeds import EPOCH, STEP, TIMEFRAME, ScenarioFeed
+from trading.feeds import TIMEFRAME, Feed, ScenarioFeed
 from trading.live import account_event_publish
 from trading.markets import market_get
-from trading.models import Candle, EquitySnapshot, Order, Position, Strategy, StrategyState, TradingAccount, TradingMode
+from trading.models import (
+    Candle,
+    EquitySnapshot,
+    Order,
+    Position,
+    Strategy,
+    StrategyState,
+    TradingAccount,
+    TradingMode,
+    Universe,
+)
 from trading.selectors import pnl_summary, trading_pacing
 from trading.serializers import tick_event
+from trading.services.ladder import capital_cap, capital_clip
+from trading.services.marketdata import tickers_store
 from trading.services.orders import idempotency_key_for, order_execute_paper
 from trading.strategies import Signal, strategy_load
+from trading.universe import UniverseNow, universe_filter
 
 logger = logging.getLogger(__name__)
 ENGINE = Actor.system("engine")
@@ -46,6 +59,7 @@ class TickResult:
     account_id: int
     seq: int
     equity: Decimal
+    correlation_id: str = ""
     marks: dict[str, Decimal] = field(default_factory=dict)
     rejected_ticks: dict[str, str] = field(default_factory=dict)
     orders: list = field(default_factory=list)
@@ -82,7 +96,7 @@ class _Tick:
     """What every decision of one tick shares."""
 
     now: datetime
-    feed: ScenarioFeed
+    feed: Feed
     book: _Book
     policy: RiskPolicy
     config_hash: str
@@ -125,6 +139,9 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
         [Candle(source=feed.source, symbol=s, timeframe=TIMEFRAME, **vars(c)) for s, c in candles.items()],
         ignore_conflicts=True,
     )
+    tickers = {s: t for s in candles if (t := feed.ticker(s, cursor)) is not None}
+    tickers_store(source=feed.source, tickers=tickers)
+    universe = _universe_now(account, tickers)
     book = _Book(
         account=account,
         positions={p.symbol: p for p in Position.objects.filter(account=account)},
@@ -132,7 +149,13 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     )
     config_hash = version.sha256 if version else ""
     account.tick_seq += 1
-    result = TickResult(account_id=account.pk, seq=account.tick_seq, equity=Decimal("0"), marks=book.marks)
+    result = TickResult(
+        account_id=account.pk,
+        seq=account.tick_seq,
+        equity=Decimal("0"),
+        marks=book.marks,
+        correlation_id=correlation_id,
+    )
     result.rejected_ticks = rejected
     equity = book.equity()
     pnl = pnl_summary(account=account, equity=equity, now=now)
@@ -173,7 +196,12 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
                 symbol=symbol, closes=feed.closes(symbol, end=cursor, length=HISTORY), position_qty=qty
             )
             if signal is None or (
-                signal.side == "buy" and (strategy.state == StrategyState.PAUSED or symbol in exited)
+                signal.side == "buy"
+                and (
+                    strategy.state == StrategyState.PAUSED
+                    or symbol in exited
+                    or (universe is not None and not universe.allows(symbol, strategy.tier))
+                )
             ):
                 continue
             if account.mode == TradingMode.DRY_RUN:
@@ -202,18 +230,23 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     return result
 
 
-def _guarded_candles(feed: ScenarioFeed, account: TradingAccount, cursor: int, policy: RiskPolicy):
+def _guarded_candles(feed: Feed, account: TradingAccount, cursor: int, policy: RiskPolicy):
     """This tick's candles that pass the market data guards (SPEC R7), and why the others
     failed. A rejected candle is counted and logged, never stored, marked or traded on."""
     accepted, rejected = {}, {}
     for symbol in account.symbols:
         candle = feed.candle(symbol, cursor)
+        if candle is None:
+            # An exchange outage: nothing to guard, nothing to trade on, the mark stays.
+            rejected[symbol] = "no_data: the feed has no candle (exchange outage)"
+            metrics.bad_ticks_total.labels(reason="no_data").inc()
+            continue
         recent = [Decimal(f"{x:.8f}") for x in feed.closes(symbol, end=cursor - 1, length=20)]
         reason = tick_rejection(
             close=candle.close,
             ts=candle.ts,
-            expected_ts=EPOCH + STEP * cursor,
-            previous_ts=EPOCH + STEP * (cursor - 1),
+            expected_ts=feed.ts_of(cursor),
+            previous_ts=feed.ts_of(cursor - 1),
             recent_closes=recent,
             max_deviation_pct=policy.bad_tick_deviation_pct,
             stale_seconds=policy.stale_data_seconds,
@@ -231,6 +264,23 @@ def _guarded_candles(feed: ScenarioFeed, account: TradingAccount, cursor: int, p
                 details={"symbol": symbol, "cursor": cursor},
             )
     return accepted, rejected
+
+
+def _universe_now(account: TradingAccount, tickers: dict) -> UniverseNow | None:
+    """The account's universe after this tick's volume and spread rules (None: no universe
+    configured, every account symbol may be entered). An empty one raises an alert."""
+    universe = Universe.objects.filter(account=account).first()
+    if universe is None:
+        return None
+    now = universe_filter(universe, tickers)
+    if not now.tradable:
+        alert_raise(
+            account_id=account.pk,
+            type="empty_universe",
+            message="no symbol of the universe passes its volume and spread rules: no new entries",
+            details={"excluded": now.excluded},
+        )
+    return now
 
 
 def _drawdown_guard(account: TradingAccount, policy: RiskPolicy, drawdown: Decimal, config_hash: str) -> None:
@@ -323,6 +373,10 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
             volatility_pct=_volatility_pct(tick, symbol),
             trade_pnls=_strategy_trade_pnls(strategy) if policy.sizing.method == "kelly" else None,
         )
+        if account.mode == TradingMode.LIVE:
+            # The capital ladder caps what LIVE positions may hold in total (SPEC T8).
+            deployed = sum(book.open_values().values(), Decimal("0"))
+            value = capital_clip(value=value, deployed=deployed, cap=capital_cap(account))
         amount = market.floor_amount(value / price)
     else:
         amount = book.positions[symbol].quantity

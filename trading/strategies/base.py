@@ -41,6 +41,25 @@ class BaseStrategy:
     def decide(self, *, symbol: str, closes: np.ndarray, position_qty: Decimal) -> Signal | None:
         raise NotImplementedError
 
+    def signals(self, closes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`decide` over a whole series at once, for backtests: (entry, exit) booleans per
+        close, where entry[i] is what `decide` would say flat at closes[: i + 1] and exit[i]
+        what it would say long. Must agree with `decide` (tests/trading/test_strategies.py)."""
+        raise NotImplementedError
+
+
+def rolling(closes: np.ndarray, window: int) -> np.ndarray:
+    """Windows of `window` closes ending at each index from window - 1 on."""
+    return np.lib.stride_tricks.sliding_window_view(closes, window)
+
+
+def padded(values: np.ndarray, length: int, fill) -> np.ndarray:
+    """`values` (one per index from length - len(values) on) front-filled to `length`."""
+    out = np.full(length, fill, dtype=values.dtype)
+    if len(values):
+        out[length - len(values) :] = values
+    return out
+
 
 REGISTRY: dict[str, type[BaseStrategy]] = {}
 

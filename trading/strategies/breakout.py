@@ -3,7 +3,7 @@ from decimal import Decimal
 import numpy as np
 import pydantic
 
-from trading.strategies.base import BaseStrategy, Signal, register
+from trading.strategies.base import BaseStrategy, Signal, padded, register, rolling
 
 
 class BreakoutParams(pydantic.BaseModel):
@@ -43,3 +43,13 @@ class Breakout(BaseStrategy):
         if position_qty > 0 and close < low:
             return Signal(symbol, "sell", f"close {close:.2f} broke the {p.exit_period}-candle low {low:.2f}")
         return None
+
+    def signals(self, closes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p, n = self.params, len(closes)
+        if n < self.warmup:
+            return np.zeros(n, bool), np.zeros(n, bool)
+        # The channel of the candles before each close, excluding it.
+        high = rolling(closes[:-1], p.entry_period).max(axis=1)
+        low = rolling(closes[:-1], p.exit_period).min(axis=1)[p.entry_period - p.exit_period :]
+        current = closes[p.entry_period :]
+        return padded(current > high, n, False), padded(current < low, n, False)

@@ -3,7 +3,7 @@ from decimal import Decimal
 import numpy as np
 import pydantic
 
-from trading.strategies.base import BaseStrategy, Signal, register
+from trading.strategies.base import BaseStrategy, Signal, padded, register, rolling
 
 
 class MovingAverageCrossoverParams(pydantic.BaseModel):
@@ -44,3 +44,14 @@ class MovingAverageCrossover(BaseStrategy):
         if position_qty > 0 and fast < slow:
             return Signal(symbol, "sell", f"SMA{p.fast} {fast:.2f} below SMA{p.slow} {slow:.2f}")
         return None
+
+    def signals(self, closes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p, n = self.params, len(closes)
+        if n < p.slow:
+            return np.zeros(n, bool), np.zeros(n, bool)
+        fast = rolling(closes, p.fast).mean(axis=1)[p.slow - p.fast :]
+        slow = rolling(closes, p.slow).mean(axis=1)
+        return (
+            padded(fast > slow * (1 + p.entry_threshold), n, False),
+            padded(fast < slow, n, False),
+        )

@@ -3,7 +3,7 @@ from decimal import Decimal
 import numpy as np
 import pydantic
 
-from trading.strategies.base import BaseStrategy, Signal, register
+from trading.strategies.base import BaseStrategy, Signal, padded, register, rolling
 
 
 class MeanReversionParams(pydantic.BaseModel):
@@ -55,3 +55,19 @@ class MeanReversion(BaseStrategy):
                 symbol, "sell", f"close {close:.2f} back to the middle band {middle:.2f} or RSI {strength:.1f}"
             )
         return None
+
+    def signals(self, closes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p, n = self.params, len(closes)
+        if n < self.warmup:
+            return np.zeros(n, bool), np.zeros(n, bool)
+        skip = self.warmup - p.period  # align the band to the first index RSI also covers
+        window = rolling(closes, p.period)[skip:]
+        middle, stdev = window.mean(axis=1), window.std(axis=1, ddof=0)
+        changes = rolling(np.diff(closes), p.rsi_period)[self.warmup - p.rsi_period - 1 :]
+        gains, losses = changes.clip(min=0).mean(axis=1), (-changes).clip(min=0).mean(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            strength = np.where(losses == 0, 100.0, 100 - 100 / (1 + gains / losses))
+        close = closes[self.warmup - 1 :]
+        entry = (close < middle - p.band_stdevs * stdev) & (strength < p.rsi_oversold)
+        exit_ = (close >= middle) | (strength > p.rsi_exit)
+        return padded(entry, n, False), padded(exit_, n, False)

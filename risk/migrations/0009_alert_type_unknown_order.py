@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('risk', '0007_alert_type_operator_tilt'),
+        ('risk', '0008_action_permissions'),
     ]
 
     operations = [

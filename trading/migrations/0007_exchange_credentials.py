@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trading', '0005_order_realized_pnl'),
+        ('trading', '0006_action_permissions'),
     ]
 
     operations = [
