@@ -199,3 +199,20 @@ def test_unknown_commands_get_the_usage(world):
     account, _ = world
     linked("viewer", account)
     assert post("explode").json()["text"].startswith("Usage:")
+
+
+@pytest.mark.skipif(validation_services() is None, reason="the validation framework is not in this build")
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_golive_records_a_decision_for_roles_that_may(world, role):
+    from validation.models import GoLiveDecision
+
+    account, _ = world
+    linked(role, account)
+    reply = post("golive").json()["text"]
+    may = role == "operator"
+    assert GoLiveDecision.objects.filter(account=account).exists() == may, reply
+    if may:
+        decision = GoLiveDecision.objects.get(account=account)
+        assert f"*{decision.decision}*" in reply
+    else:
+        assert "may not" in reply
