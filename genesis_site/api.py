@@ -1,6 +1,7 @@
 """API plumbing shared by every app: one error shape, the unauthenticated ping."""
 
 import logging
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -60,6 +61,15 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": [str(item) for item in items]}
 
 
+_FIELD_PREFIX = re.compile(r"^([a-z_]+): ")
+
+
+def _field_of(message: str) -> dict | None:
+    """Domain errors name their field or rule first ("reason: ..."): expose it as `fields`."""
+    match = _FIELD_PREFIX.match(message)
+    return {match.group(1): [message[match.end() :]]} if match else None
+
+
 def exception_handler(exc, context):
     if isinstance(exc, UnknownMarket):
         return Response(error_body("invalid", f"symbol: {exc.args[0]}", {"symbol": [exc.args[0]]}), status=400)
@@ -68,7 +78,7 @@ def exception_handler(exc, context):
         logger.error("stored secret does not decrypt with the configured keys")
         return Response(error_body("secret_unreadable", str(exc)), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if isinstance(exc, TradingError | RiskError | ComplianceError | DeploymentInvalid | ValidationDomainError):
-        fields = {"policy": exc.errors} if isinstance(exc, ConfigInvalid) else None
+        fields = {"policy": exc.errors} if isinstance(exc, ConfigInvalid) else _field_of(str(exc))
         code = DOMAIN_STATUS.get(type(exc), status.HTTP_400_BAD_REQUEST)
         return Response(error_body(exc.code, str(exc), fields), status=code)
     if isinstance(exc, OperationalError | InterfaceError):

@@ -18,11 +18,15 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.http import JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.parsers import FormParser
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
 
 from compliance.auth_audit import client_ip
 from compliance.services import Actor, audit_append
+from genesis_site.api import ApiError, error_body
 from genesis_site.models import SlackUser
 from genesis_site.roles import user_may
 from risk.alerts import AlertStateError, alert_acknowledge
@@ -175,9 +179,58 @@ def _profit(inv: Invocation) -> JsonResponse:
     return reply(f"{period.capitalize()} profit of *{account.name}* ({account.quote_currency})", fields=lines)
 
 
-def _validation_unavailable(inv: Invocation) -> JsonResponse:
-    # The validation framework (SPEC V1-V5) is not in this build yet: say so, never fake a result.
-    return reply("Validation runs and the go-live decision are not available yet in this Genesis build.")
+def validation_services():
+    """The validation framework's services (SPEC V1-V6) when this build has them, else None."""
+    try:
+        from validation import golive, services
+    except ImportError:
+        return None
+    if not (hasattr(services, "validation_run_start") and hasattr(golive, "golive_decide")):
+        return None
+    return services, golive
+
+
+UNAVAILABLE = "Validation runs and the go-live decision are not available yet in this Genesis build."
+
+
+def _validation_call(inv: Invocation, permission: str, call):
+    found = validation_services()
+    if found is None:
+        # Never fake a result: say the framework is missing.
+        return reply(UNAVAILABLE)
+    if not inv.user.has_perm(permission):
+        raise Refused(f"Your role may not {permission.split('.')[1].replace('_', ' ')}.")
+    try:
+        return call(*found, inv.need_account())
+    except Exception as exc:
+        if type(exc).__module__.startswith("validation."):  # its domain errors name the problem
+            raise Refused(str(exc)) from None
+        raise
+
+
+def _validate(inv: Invocation) -> JsonResponse:
+    mode = inv.args[0] if inv.args else "quick"
+
+    def start(services, golive, account):
+        run = services.validation_run_start(
+            mode=mode, actor=inv.actor, trigger="chatops", user=inv.user, account_id=account.pk
+        )
+        return reply(f"Validation run #{run.pk} ({mode}) started on *{account.name}*.", public=True)
+
+    return _validation_call(inv, "validation.start_validation", start)
+
+
+def _golive(inv: Invocation) -> JsonResponse:
+    def decide(services, golive, account):
+        decision = golive.golive_decide(account_id=account.pk, actor=inv.actor)
+        issues = decision.blocking_issues[:5] or ["none"]
+        return reply(
+            f"Go-live for *{account.name}*: *{decision.decision}* (score {decision.score:.0f})",
+            public=True,
+            fields=[f"*Blocking*\n{i}" for i in issues] + [f"*Recommendation*\n{decision.recommendation[:500]}"],
+        )
+
+    return _validation_call(inv, "validation.decide_golive", decide)
 
 
 COMMANDS: dict[str, Callable[[Invocation], JsonResponse]] = {
@@ -188,8 +241,8 @@ COMMANDS: dict[str, Callable[[Invocation], JsonResponse]] = {
     "flatten": _flatten,
     "ack": _ack,
     "profit": _profit,
-    "validate": _validation_unavailable,
-    "golive": _validation_unavailable,
+    "validate": _validate,
+    "golive": _golive,
 }
 USAGE = "Usage: `/genesis status|pause|resume|halt|flatten|ack ID|profit daily|validate quick|golive [--account NAME]`"
 
@@ -222,11 +275,62 @@ def _audit_refused_signature(request, reason: str) -> None:
 
 
 def _error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    return JsonResponse(error_body(code, message), status=status)
 
 
-@csrf_exempt  # authenticated by the request signature instead of a session
-@require_POST
+SlackForm = inline_serializer(
+    "SlackCommandForm",
+    {
+        "command": serializers.CharField(help_text="The slash command, /genesis."),
+        "text": serializers.CharField(
+            allow_blank=True,
+            help_text="status | pause [strategy NAME] [reason] | resume [strategy NAME] [reason] | halt [reason] | "
+            "flatten [reason] | ack ID [comment] | profit daily|weekly|monthly | validate quick | golive; "
+            "optionally --account NAME.",
+        ),
+        "user_id": serializers.CharField(help_text="Slack user id, mapped to a Genesis user (SlackUser)."),
+        "team_id": serializers.CharField(required=False),
+    },
+)
+SlackMessage = inline_serializer(
+    "SlackMessage",
+    {
+        "response_type": serializers.ChoiceField(choices=["ephemeral", "in_channel"]),
+        "text": serializers.CharField(),
+        "blocks": serializers.ListField(child=serializers.DictField()),
+    },
+)
+
+
+class SlackCommandView(APIView):
+    """Authenticated by the request signature, not a session or token; so no CSRF, no DRF
+    authentication, and no throttle (a bad signature is refused and audited)."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+    parser_classes = [FormParser]
+
+    @extend_schema(
+        summary="Slack-compatible slash command /genesis (signed with Slack's v0 scheme).",
+        description="Each command needs the same role permission as its API endpoint. Refusals are ephemeral "
+        "Slack messages with status 200, as Slack expects.",
+        auth=[],
+        parameters=[
+            OpenApiParameter("X-Slack-Signature", str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter("X-Slack-Request-Timestamp", str, OpenApiParameter.HEADER, required=True),
+        ],
+        request={"application/x-www-form-urlencoded": SlackForm},
+        responses={
+            200: SlackMessage,
+            401: OpenApiResponse(ApiError, description="Missing, invalid, stale or replayed signature."),
+            503: OpenApiResponse(ApiError, description="ChatOps is not configured."),
+        },
+    )
+    def post(self, request):
+        return slack_command(request._request)
+
+
 def slack_command(request):
     secret = getattr(settings, "GENESIS_SLACK_SIGNING_SECRET", "")
     if not secret:

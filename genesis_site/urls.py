@@ -38,7 +38,7 @@ dashboard_patterns = (
 
 api_v1_patterns = [
     path("ping", api.ping, name="ping"),
-    path("chatops/slack", chatops.slack_command, name="chatops-slack"),
+    path("chatops/slack", chatops.SlackCommandView.as_view(), name="chatops-slack"),
     path("logs", ops_api.LogsView.as_view(), name="logs"),
     path("", include("trading.api.urls")),
     path("", include("risk.api.urls")),

@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from genesis_site.chatops import sign
+from genesis_site.chatops import UNAVAILABLE, sign, validation_services
 from genesis_site.models import SlackUser
 from genesis_site.roles import GRANTS, ROLES
 from risk.alerts import alert_raise
@@ -167,17 +167,52 @@ def test_a_halt_through_chatops_is_audited_as_the_linked_user(world):
     assert event.actor == user.username and event.payload["reason"] == "spreads blew out"
 
 
-def test_profit_daily_answers_and_validation_is_honestly_unavailable(world):
+def test_profit_daily_answers(world):
     account, _ = world
     linked("viewer", account)
     assert "No equity history" in post("profit daily").json()["text"]
+
+
+@pytest.mark.skipif(validation_services() is not None, reason="this build has the validation framework")
+def test_without_the_validation_framework_validate_and_golive_say_so(world):
+    account, _ = world
+    linked("admin", account)
+    assert post("validate quick").json()["text"] == UNAVAILABLE
     cache.clear()
-    assert "not available yet" in post("validate quick").json()["text"]
-    cache.clear()
-    assert "not available yet" in post("golive").json()["text"]
+    assert post("golive").json()["text"] == UNAVAILABLE
+
+
+@pytest.mark.skipif(validation_services() is None, reason="the validation framework is not in this build")
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_validate_quick_starts_a_run_for_roles_that_may(world, role):
+    from validation.models import ValidationRun
+
+    account, _ = world
+    linked(role, account)
+    reply = post("validate quick").json()["text"]
+    may = role == "operator"
+    assert ValidationRun.objects.filter(trigger="chatops", mode="quick").exists() == may, reply
+    assert ("started" in reply) == may
 
 
 def test_unknown_commands_get_the_usage(world):
     account, _ = world
     linked("viewer", account)
     assert post("explode").json()["text"].startswith("Usage:")
+
+
+@pytest.mark.skipif(validation_services() is None, reason="the validation framework is not in this build")
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_golive_records_a_decision_for_roles_that_may(world, role):
+    from validation.models import GoLiveDecision
+
+    account, _ = world
+    linked(role, account)
+    reply = post("golive").json()["text"]
+    may = role == "operator"
+    assert GoLiveDecision.objects.filter(account=account).exists() == may, reply
+    if may:
+        decision = GoLiveDecision.objects.get(account=account)
+        assert f"*{decision.decision}*" in reply
+    else:
+        assert "may not" in reply
