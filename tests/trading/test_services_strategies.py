@@ -159,7 +159,7 @@ def test_the_universe_lets_a_strategy_enter_only_symbols_of_its_tier():
 def test_a_bad_universe_is_refused_naming_what_is_wrong():
     account = account_with_policy()
     for members, volume, spread, message in (
-        ({"DOGE/USDT": "hunter"}, "0", "50", "members: unknown market"),
+        ({"FOO/USDT": "hunter"}, "0", "50", "members: unknown market"),
         ({"ETH/USDT": "hunter"}, "0", "50", "members: ETH/USDT is not traded"),
         ({"BTC/USDT": "boss"}, "0", "50", "members: tier 'boss'"),
         ({"BTC/USDT": "hunter"}, "-1", "50", "min_quote_volume"),
