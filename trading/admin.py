@@ -23,7 +23,7 @@ class StrategyAdmin(ReadOnlyAdmin):
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = ("idempotency_key", "account", "symbol", "side", "amount", "status", "average_price", "created_at")
-    list_filter = ("status", "side", "account")
+    list_filter = ("status", "side", "adopted", "account")
     search_fields = ("idempotency_key", "exchange_order_id", "correlation_id")
 
 

@@ -49,6 +49,7 @@ def order_data(o: Order) -> dict:
         "status": o.status,
         "client_order_id": o.idempotency_key,
         "reject_reason": o.reject_reason,
+        "adopted": o.adopted,  # found on the exchange with no local record (SPEC T5)
     }
 
 

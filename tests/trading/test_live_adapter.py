@@ -262,3 +262,13 @@ def test_slow_answers_and_rejected_orders_feed_their_own_breakers(client, emulat
     assert states["latency"] == "open" and states["order_rejection_burst"] == "open"
     # The exchange itself was fine all along: rejections are not API errors.
     assert states["exchange_status"] == states["consecutive_api_errors"] == "closed"
+
+
+@pytest.mark.django_db
+def test_live_mode_needs_stored_credentials():
+    from trading.services.accounts import live_blockers
+
+    account = TradingAccountFactory(exchange_id="binance")
+    assert "no exchange credentials stored for binance (trading.services.credentials)" in live_blockers(account)
+    credential_store(account=account, api_key="k", secret="s", actor=Actor.system("test"))
+    assert not any("credentials" in reason for reason in live_blockers(account))

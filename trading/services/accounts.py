@@ -5,7 +5,7 @@ from django.db import transaction
 from compliance.services import Actor, audit_append
 from risk.selectors import config_version_active
 from trading.exceptions import TradingError
-from trading.models import TradingAccount, TradingMode
+from trading.models import ExchangeCredential, TradingAccount, TradingMode
 
 
 class ModeChangeRefused(TradingError):
@@ -22,6 +22,8 @@ def live_blockers(account: TradingAccount) -> list[str]:
         reasons.append(blocker)
     if account.exchange_id == "paper":
         reasons.append("no exchange credentials: the account trades on the paper exchange")
+    elif not ExchangeCredential.objects.filter(account=account).exists():
+        reasons.append(f"no exchange credentials stored for {account.exchange_id} (trading.services.credentials)")
     if account.read_only:
         reasons.append("the account is read-only")
     return reasons
