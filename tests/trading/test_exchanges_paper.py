@@ -233,3 +233,70 @@ def test_depth_fills_stay_on_the_grid_get_worse_level_by_level_and_never_overfil
         previous = fill.price
         exact_fee = fill.notional * BTC.taker_fee
         assert exact_fee <= fill.fee < exact_fee + Decimal("0.00000001")
+
+
+@pytest.mark.django_db
+def test_paper_rejections_feed_the_order_rejection_breaker_and_an_acceptance_resets_it():
+    from compliance.services import Actor
+    from risk.models import Alert, CircuitBreakerState
+    from tests.risk.factories import active_policy
+    from tests.trading.factories import TradingAccountFactory
+    from trading.models import Position
+    from trading.services.orders import order_execute_paper
+
+    account = TradingAccountFactory()
+    active_policy(account)  # order_rejection_burst: 5 failures open it
+    position = Position.objects.create(account=account, symbol="BTC/USDT")
+
+    def order(key: str, amount: str):
+        return order_execute_paper(
+            account=account,
+            strategy=None,
+            position=position,
+            market=BTC,
+            side="buy",
+            amount=Decimal(amount),
+            last_price=Decimal("60000"),
+            exchange=PaperExchange(),
+            idempotency_key=key,
+            correlation_id="c",
+            config_hash="",
+            actor=Actor.system("test"),
+        )[0]
+
+    breaker = lambda: CircuitBreakerState.objects.get(account=account, source="order_rejection_burst")  # noqa: E731
+    for i in range(4):
+        assert order(f"tiny-{i}", "0.00001").status == "rejected"  # 0.60 USDT, below the minimum notional
+    assert (breaker().state, breaker().failures) == ("closed", 4)
+    assert order("fine-1", "0.01").status == "filled"
+    assert breaker().failures == 0  # consecutive rejections only
+    for i in range(5):
+        order(f"tiny-again-{i}", "0.00001")
+    assert breaker().state == "open"
+    assert Alert.objects.filter(account=account, type="breaker_trip", details__source="order_rejection_burst").exists()
+
+
+@pytest.mark.django_db
+def test_a_healthy_order_writes_no_breaker_row():
+    from compliance.services import Actor
+    from risk.models import CircuitBreakerState
+    from tests.trading.factories import TradingAccountFactory
+    from trading.models import Position
+    from trading.services.orders import order_execute_paper
+
+    account = TradingAccountFactory()
+    order_execute_paper(
+        account=account,
+        strategy=None,
+        position=Position.objects.create(account=account, symbol="BTC/USDT"),
+        market=BTC,
+        side="buy",
+        amount=Decimal("0.01"),
+        last_price=Decimal("60000"),
+        exchange=PaperExchange(),
+        idempotency_key="ok-1",
+        correlation_id="c",
+        config_hash="",
+        actor=Actor.system("test"),
+    )
+    assert not CircuitBreakerState.objects.filter(account=account).exists()

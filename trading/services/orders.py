@@ -51,6 +51,23 @@ def order_transition(*, order: Order, status: str, actor: Actor, config_hash: st
     _order_event(order, actor=actor, config_hash=config_hash, extra=extra)
 
 
+def _rejection_breaker(account_id: int, *, ok: bool) -> None:
+    """Feed the paper exchange's answers to the order_rejection_burst breaker (SPEC R5), as the
+    live adapter does for the real exchange: every rejection, and an acceptance only when the
+    breaker has failures to forgive (a healthy order costs no breaker write)."""
+    from risk.models import CircuitBreakerState
+    from risk.services.breakers import breaker_record
+
+    source = "order_rejection_burst"
+    if ok and not (
+        CircuitBreakerState.objects.filter(account_id=account_id, source=source)
+        .exclude(state="closed", failures=0)
+        .exists()
+    ):
+        return
+    breaker_record(account_id=account_id, source=source, ok=ok)
+
+
 def order_execute_paper(
     *,
     account: TradingAccount,
@@ -95,7 +112,9 @@ def order_execute_paper(
         order_transition(
             order=order, status=OrderStatus.REJECTED, actor=actor, config_hash=config_hash, extra={"reason": str(exc)}
         )
+        _rejection_breaker(account.pk, ok=False)
         return order, None
+    _rejection_breaker(account.pk, ok=True)
     for part in fill.fills:  # one fill per book level taken
         Fill.objects.create(
             order=order,
