@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -44,7 +45,7 @@ PAYLOAD = {
     "pnl": {"today": "53.94", "today_pct": "0.05", "week": "53.94", "week_pct": "0.05", "total": "53.94"},
 }
 WARMUP = 10  # events sent first and not counted: connections and subscriptions settle
-PASSWORD = "bench-websocket-password"  # a scratch user in a scratch database
+PASSWORD = secrets.token_urlsafe(16)  # a scratch user in a scratch database, new each run
 
 
 def scratch_database(url: str) -> tuple[str, callable]:

@@ -34,7 +34,7 @@ def stream_seq_next(*, account_id: int) -> int:
     table = connection.ops.quote_name(TradingAccount._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET stream_seq = stream_seq + 1 WHERE id = %s RETURNING stream_seq",  # noqa: S608
+            f"UPDATE {table} SET stream_seq = stream_seq + 1 WHERE id = %s RETURNING stream_seq",  # noqa: S608 # nosec B608
             [account_id],
         )
         row = cursor.fetchone()
