@@ -21,4 +21,7 @@ STATIC_ROOT = None  # WhiteNoise serves from the finders; nothing is collected i
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
     DATABASES["default"]["ENGINE"] = "tests.pgbackend"  # noqa: F405
+    # Tests hold each connection in a transaction of their own; the servers the e2e tests
+    # start run with the pool (dev settings).
+    DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
 GENESIS_SLACK_SIGNING_SECRET = "test-slack-signing-secret"  # noqa: S105
