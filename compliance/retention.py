@@ -58,6 +58,12 @@ def _metrics(cutoff: datetime) -> list[QuerySet]:
     return [EquitySnapshot.objects.filter(ts__lt=cutoff), Candle.objects.filter(ts__lt=cutoff)]
 
 
+def _error_logs(cutoff: datetime) -> list[QuerySet]:
+    from genesis_site.models import ErrorEvent
+
+    return [ErrorEvent.objects.filter(ts__lt=cutoff)]
+
+
 @dataclass(frozen=True)
 class RecordHandler:
     """`select(cutoff)` returns the expired rows per table, in deletion order (children first)."""
@@ -70,7 +76,7 @@ HANDLERS: dict[str, RecordHandler] = {
     RecordType.ORDERS: RecordHandler(_orders),
     RecordType.POSITIONS: RecordHandler(_positions),
     RecordType.METRICS: RecordHandler(_metrics),
-    RecordType.ERROR_LOGS: RecordHandler(None, skip_reason="no error-log table exists yet"),
+    RecordType.ERROR_LOGS: RecordHandler(_error_logs),
 }
 
 

@@ -2,8 +2,9 @@
 
 import os
 
+import structlog
 from celery import Celery
-from celery.signals import worker_process_shutdown
+from celery.signals import before_task_publish, task_failure, task_prerun, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "genesis_site.settings.dev")
 
@@ -19,3 +20,32 @@ def _prometheus_mark_dead(pid=None, **_kwargs):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid or os.getpid())
+
+
+@before_task_publish.connect
+def _correlation_id_send(headers=None, **_kwargs):
+    # The correlation id of the request (or task) that sends a task follows it (SPEC M3).
+    correlation_id = structlog.contextvars.get_contextvars().get("correlation_id")
+    if headers is not None and correlation_id and not headers.get("correlation_id"):
+        headers["correlation_id"] = correlation_id
+
+
+@task_prerun.connect
+def _correlation_id_bind(task=None, **_kwargs):
+    from genesis_site.deadletter import request_correlation_id
+
+    if task is None:
+        return
+    if not task.request.is_eager:
+        structlog.contextvars.clear_contextvars()  # nothing of the worker's previous task
+    correlation_id = request_correlation_id(task.request)
+    if correlation_id:
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+
+
+@task_failure.connect
+def _dead_letter(**kwargs):
+    # A final failure (retries exhausted, or none allowed) lands in the dead-letter table (SPEC M7).
+    from genesis_site.deadletter import on_task_failure
+
+    on_task_failure(**kwargs)

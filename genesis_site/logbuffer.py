@@ -1,36 +1,39 @@
-"""The recent warnings and errors of this process, for GET /api/v1/logs (SPEC O2).
+"""This process's recent warnings, for GET /api/v1/logs with level=warning (SPEC O2).
 
-A bounded in-memory ring (a deque is thread-safe for append): no database write from inside
-logging, which may run inside a transaction that rolls back. Each web process serves its own
-records; the full history is in the JSON log stream (SPEC M3)."""
+Errors of every process are stored in the database (genesis_site.errorlog); warnings are too
+many and too local for that, so each process keeps its last ones in a bounded in-memory ring
+(a deque is thread-safe for append). The full history is in the JSON log stream (SPEC M3)."""
 
 import logging
 from collections import deque
 from datetime import UTC, datetime
 
 RECENT: deque[dict] = deque(maxlen=500)
-_SKIP = {"args", "msg", "exc_info", "exc_text", "stack_info", "created", "msecs", "relativeCreated", "levelno"}
 
 
 class RecentLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:
+            return  # errors go to the ErrorEvent table, for every process
         try:
             RECENT.append(
                 {
-                    "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+                    "ts": datetime.fromtimestamp(record.created, UTC),
                     "level": record.levelname.lower(),
                     "logger": record.name,
                     "message": record.getMessage()[:2000],
                     "correlation_id": str(getattr(record, "correlation_id", "") or ""),
                     "error": record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else "",
+                    "category": "",
+                    "severity": "",
+                    "hint": "",
+                    "process": "",
                 }
             )
         except Exception:
             self.handleError(record)
 
 
-def logs_recent(*, level: str = "warning", limit: int = 100) -> list[dict]:
-    """Newest first, at or above `level`."""
-    floor = logging.getLevelName(level.upper())
-    rows = [r for r in reversed(RECENT) if logging.getLevelName(r["level"].upper()) >= floor]
-    return rows[:limit]
+def warnings_recent(*, limit: int) -> list[dict]:
+    """This process's last warnings, newest first."""
+    return list(reversed(RECENT))[:limit]

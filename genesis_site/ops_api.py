@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from genesis_site.api import READ_ERRORS, WRITE_ERRORS, AccountScopedViewSet, may, request_actor
-from genesis_site.logbuffer import logs_recent
+from genesis_site.selectors import logs_recent
 from genesis_site.models import Deployment
 from genesis_site.services import deployment_health_record, deployment_record, deployment_rollback
 from trading.api.serializers import AccountCommandSerializer

@@ -1,7 +1,7 @@
 """Roles are Django groups (SPEC S1); `legal` signs go-live decisions (SPEC C2).
 
 Dangerous actions are permissions of their own. `ACTIONS` maps each action to its permission,
-and `GRANTS` says which role holds which; migration 0004 applies GRANTS. The dashboard, the
+and `GRANTS` says which role holds which; migrations 0004 and 0006 apply GRANTS. The dashboard, the
 API and ChatOps all ask `user_may(user, action)`, and the services behind them are only
 reached through a check of the same permission."""
 
@@ -18,9 +18,10 @@ ACTIONS = {
     "acknowledge_alert": "risk.acknowledge_alert",
     "activate_config": "risk.activate_config",
     "rollback_config": "risk.rollback_config",
+    "handle_failed_task": "genesis_site.handle_failed_task",
 }
 
-_OPERATOR = ["pause_entries", "halt", "pause_strategy", "acknowledge_alert", "force_trade"]
+_OPERATOR = ["pause_entries", "halt", "pause_strategy", "acknowledge_alert", "force_trade", "handle_failed_task"]
 _RISK_MANAGER = [*_OPERATOR, "flatten", "release", "activate_config", "rollback_config"]
 
 GRANTS = {

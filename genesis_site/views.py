@@ -44,6 +44,7 @@ ACTION_LABELS = {
     "acknowledge_alert": "acknowledge or resolve alerts",
     "activate_config": "activate a configuration",
     "rollback_config": "roll back a configuration",
+    "handle_failed_task": "retry or discard failed tasks",
 }
 
 

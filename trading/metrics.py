@@ -56,3 +56,16 @@ exchange_rate_budget_used_ratio = Gauge(
 exchange_rate_budget_waits_total = Counter(
     "exchange_rate_budget_waits_total", "Calls that waited for request-weight budget.", ["key", "priority"]
 )
+
+# The engine-tick error budget (SPEC M7), set from the database by genesis_site.error_budget_export.
+error_budget_remaining_ratio = Gauge(
+    "trader_error_budget_remaining_ratio",
+    "Share of the tick error budget (GENESIS_TICK_SLO over GENESIS_ERROR_BUDGET_DAYS) not yet spent.",
+    multiprocess_mode="mostrecent",
+)
+error_budget_burn_rate = Gauge(
+    "trader_error_budget_burn_rate",
+    "Tick failure rate over the window divided by the allowed rate (1 - SLO); 1 spends the budget exactly.",
+    ["window"],
+    multiprocess_mode="mostrecent",
+)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from .env import env_bool, env_list, env_number, env_str
+from .env import env_bool, env_list, env_number, env_str, share
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("GENESIS_VAR_DIR") or BASE_DIR / "var")
@@ -154,6 +154,7 @@ CELERY_BEAT_SCHEDULE = {
     "retention-apply": {"task": "compliance.retention_apply", "schedule": 6 * 3600.0},
     "alerts-escalate": {"task": "risk.alerts_escalate", "schedule": 30.0},
     "reconcile-all": {"task": "trading.reconcile_all", "schedule": 30.0},
+    "error-budget-export": {"task": "genesis_site.error_budget_export", "schedule": 60.0},
 }
 
 # Live exchange (SPEC T5). GENESIS_EXCHANGE_URL replaces the exchange's API host, e.g. with the
@@ -258,10 +259,12 @@ LOGGING = {
     "formatters": {"json": {"()": "genesis_site.logconfig.json_formatter"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json"},
-        # Warnings and errors of this process, served by GET /api/v1/logs.
+        # Warnings of this process and errors of every process (an ErrorEvent table), served
+        # by GET /api/v1/logs (SPEC O2, M7).
         "recent": {"class": "genesis_site.logbuffer.RecentLogHandler", "level": "WARNING"},
+        "errors": {"class": "genesis_site.errorlog.ErrorLogHandler", "level": "ERROR"},
     },
-    "root": {"handlers": ["console", "recent"], "level": LOG_LEVEL},
+    "root": {"handlers": ["console", "recent", "errors"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "uvicorn.access": {"level": "WARNING"},
@@ -269,6 +272,14 @@ LOGGING = {
         "kombu.connection": {"level": "ERROR"},
     },
 }
+
+# Error-level records are stored as ErrorEvent rows (SPEC M7); off only in unit tests.
+GENESIS_ERROR_LOG_DB = env_bool("GENESIS_ERROR_LOG_DB", True)
+# The error budget (SPEC M7): the share of engine ticks that must succeed over the window,
+# and the windows its burn rate is measured over (failure rate / (1 - SLO)).
+GENESIS_TICK_SLO = env_number("GENESIS_TICK_SLO", "0.999", cast=share)
+GENESIS_ERROR_BUDGET_DAYS = env_number("GENESIS_ERROR_BUDGET_DAYS", 30, minimum=1)
+GENESIS_ERROR_BUDGET_BURN_WINDOWS_HOURS = (1, 6)
 
 # The embedded scheduler runs the beat schedule inside the ASGI server (embedded mode only).
 GENESIS_EMBEDDED_SCHEDULER = env_bool("GENESIS_EMBEDDED_SCHEDULER", True)

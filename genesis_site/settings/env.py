@@ -5,6 +5,7 @@ ImproperlyConfigured naming the variable, so a typo never silently falls back.
 """
 
 import os
+from decimal import Decimal, InvalidOperation
 import secrets
 from pathlib import Path
 
@@ -67,3 +68,14 @@ def dev_secret_key(var_dir: Path, name: str = "secret_key") -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+def share(raw: str) -> Decimal:
+    """A share strictly between 0 and 1, e.g. an SLO of 0.999 (for env_number's cast)."""
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(raw) from None
+    if not Decimal(0) < value < Decimal(1):
+        raise ValueError(raw)
+    return value

@@ -19,11 +19,12 @@ from compliance.retention import ArchiveInvalid, RetentionConflict, retention_ap
 from compliance.selectors import audit_chain_verify
 from compliance.services import Actor, audit_append
 from compliance.tasks import retention_apply_task
+from genesis_site.models import ErrorEvent
 from tests.trading.factories import OrderFactory, TradingAccountFactory
 from trading.models import Candle, EquitySnapshot, Fill, Order, Position
 
 pytestmark = pytest.mark.django_db
-MODELS = (Order, Fill, Position, EquitySnapshot, Candle)
+MODELS = (Order, Fill, Position, EquitySnapshot, Candle, ErrorEvent)
 
 
 @pytest.fixture(autouse=True)
@@ -84,6 +85,19 @@ def snapshot(account, age_days):
     )
 
 
+def error_event(age_days):
+    return ErrorEvent.objects.create(
+        ts=days_ago(age_days),
+        level="error",
+        category="exchange",
+        severity="error",
+        source="trading.services.engine",
+        message=f"{age_days} days old",
+        error_class="trading.exceptions.ExchangeUnavailable",
+        hint="retry",
+    )
+
+
 def candle(age_days):
     price = Decimal("43210.5000000000")
     return Candle.objects.create(
@@ -112,6 +126,7 @@ def rows():
         Position: {position(account, "ETH/USDT", Decimal("0"), 400).pk},
         EquitySnapshot: {snapshot(account, 91).pk, snapshot(account, 200).pk},
         Candle: {candle(91).pk},
+        ErrorEvent: {error_event(31).pk},
     }
     kept = {
         Order: {old_open.pk, recent_filled.pk, order(account, "new", 400).pk, order(account, "submitted", 400).pk},
@@ -123,6 +138,7 @@ def rows():
         },
         EquitySnapshot: {snapshot(account, 89).pk},
         Candle: {candle(10).pk},
+        ErrorEvent: {error_event(29).pk},
     }
     return purged, kept
 
@@ -150,7 +166,13 @@ def test_a_purge_removes_exactly_the_expired_rows(rows):
     assert outcomes["orders"].rows == {"trading.fill": 3, "trading.order": 4}
     assert outcomes["positions"].rows == {"trading.position": 1}
     assert outcomes["metrics"].rows == {"trading.equitysnapshot": 2, "trading.candle": 1}
-    assert sorted(Purge.objects.values_list("record_type", flat=True)) == ["metrics", "orders", "positions"]
+    assert outcomes["error_logs"].rows == {"genesis_site.errorevent": 1}
+    assert sorted(Purge.objects.values_list("record_type", flat=True)) == [
+        "error_logs",
+        "metrics",
+        "orders",
+        "positions",
+    ]
 
 
 def test_the_cutoff_follows_each_policy(rows):
@@ -254,9 +276,9 @@ def test_the_audit_chain_verifies_and_only_grows_by_the_purge_and_restore_events
             audit_append(actor=Actor.system("tests"), action="test.event", payload={"i": i})
     events = AuditEvent.objects.count()
     outcomes = [o for o in retention_apply() if o.status == "purged"]
-    assert AuditEvent.objects.count() == events + 3
-    purged = list(AuditEvent.objects.order_by("sequence"))[-3:]
-    assert [e.action for e in purged] == ["retention.purged"] * 3
+    assert AuditEvent.objects.count() == events + 4  # orders, positions, metrics, error logs
+    purged = list(AuditEvent.objects.order_by("sequence"))[-4:]
+    assert [e.action for e in purged] == ["retention.purged"] * 4
     orders = next(e for e in purged if e.payload["record_type"] == "orders")
     assert orders.payload["rows"] == {"trading.fill": 3, "trading.order": 4}
     assert orders.payload["archive_sha256"] == outcomes[0].archive_sha256
@@ -266,13 +288,13 @@ def test_the_audit_chain_verifies_and_only_grows_by_the_purge_and_restore_events
     assert audit_chain_verify().ok
 
     retention_restore(path=outcomes[0].archive_path)
-    assert AuditEvent.objects.count() == events + 4
+    assert AuditEvent.objects.count() == events + 5
     restored = AuditEvent.objects.order_by("sequence").last()
     assert restored.action == "retention.restored"
     assert restored.payload["rows"] == {"trading.order": 4, "trading.fill": 3}
     assert restored.object_id == orders.object_id
     assert audit_chain_verify().ok
-    assert audit_chain_verify().checked == events + 4
+    assert audit_chain_verify().checked == events + 5
 
 
 def test_the_dry_run_changes_nothing(rows, archive_dir):
@@ -285,14 +307,19 @@ def test_the_dry_run_changes_nothing(rows, archive_dir):
     text = out.getvalue()
     assert "orders: would purge 3 trading.fill, 4 trading.order older than" in text
     assert "metrics: would purge 2 trading.equitysnapshot, 1 trading.candle" in text
-    assert "error_logs: skipped (no error-log table exists yet)" in text
+    assert "error_logs: would purge 1 genesis_site.errorevent older than" in text
 
 
-def test_error_logs_are_reported_skipped(rows):
+def test_error_logs_older_than_30_days_are_archived_then_purged_and_audited(rows):
+    _, kept = rows
+    assert RetentionPolicy.objects.get(record_type="error_logs").keep_days == 30
     outcome = by_type(retention_apply())["error_logs"]
-    assert (outcome.status, outcome.reason) == ("skipped", "no error-log table exists yet")
-    assert not Purge.objects.filter(record_type="error_logs").exists()
-    assert not AuditEvent.objects.filter(payload__record_type="error_logs").exists()
+    assert (outcome.status, outcome.rows) == ("purged", {"genesis_site.errorevent": 1})
+    assert pks(ErrorEvent) == kept[ErrorEvent]
+    with gzip.open(outcome.archive_path, "rt") as archive:
+        lines = [json.loads(line) for line in archive]
+    assert [(line["table"], line["fields"]["message"]) for line in lines] == [("genesis_site.errorevent", "31 days old")]
+    assert AuditEvent.objects.filter(payload__record_type="error_logs").count() == 1
 
 
 def test_a_disabled_policy_is_skipped(rows):
@@ -397,6 +424,6 @@ def test_the_celery_task_runs_the_service(rows):
     _, kept = rows
     retention_apply_task.delay()
     assert pks(Order) == kept[Order]
-    assert Purge.objects.count() == 3
+    assert Purge.objects.count() == 4
     entries = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
     assert retention_apply_task.name in entries

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import Actor, audit_append
+from genesis_site.errorbudget import tick_outcome_record
 from risk.alerts import alert_raise
 from risk.exceptions import RiskRefused
 from risk.exits import exit_reason
@@ -117,15 +118,29 @@ def engine_tick(*, account_id: int, exchange: PaperExchange | None = None) -> Ti
     the account locked by another worker returns None and does nothing."""
     started = time.perf_counter()
     exchange = exchange or PaperExchange()
-    with transaction.atomic():
-        # SKIP LOCKED: a second worker (or a redelivered task) skips instead of queueing.
-        account = TradingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
-        if account is None or account.mode == TradingMode.LIVE:
-            return None
-        result = _tick_locked(account, exchange, correlation_id=uuid.uuid4().hex)
-        transaction.on_commit(lambda: _after_commit(account, result))
+    try:
+        with transaction.atomic():
+            # SKIP LOCKED: a second worker (or a redelivered task) skips instead of queueing.
+            account = TradingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
+            if account is None or account.mode == TradingMode.LIVE:
+                return None
+            result = _tick_locked(account, exchange, correlation_id=uuid.uuid4().hex)
+            transaction.on_commit(lambda: _after_commit(account, result))
+    except Exception:
+        _outcome_record(account_id, ok=False)  # after the rollback, so the count stays
+        raise
+    _outcome_record(account_id, ok=True)
     metrics.tick_latency.observe(time.perf_counter() - started)
     return result
+
+
+def _outcome_record(account_id: int, *, ok: bool) -> None:
+    """Count the tick for the error budget (SPEC M7). A failure to count (the database is
+    down, which is likely why the tick failed) must not hide the tick's own error."""
+    try:
+        tick_outcome_record(account_id=account_id, ok=ok)
+    except Exception:
+        logger.warning("tick outcome not recorded", extra={"account": account_id, "ok": ok}, exc_info=True)
 
 
 def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlation_id: str) -> TickResult:
