@@ -18,6 +18,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from compliance.exceptions import ComplianceError
 from compliance.services import Actor
+from genesis_site.deadletter import FailedTaskConflict
 from genesis_site.models import BotToken
 from genesis_site.roles import ACTIONS, user_may
 from genesis_site.secrets import SecretDecryptError
@@ -35,6 +36,7 @@ DOMAIN_STATUS = {
     IllegalTransition: status.HTTP_409_CONFLICT,
     RiskRefused: status.HTTP_409_CONFLICT,
     ConfigInvalid: status.HTTP_400_BAD_REQUEST,
+    FailedTaskConflict: status.HTTP_409_CONFLICT,
 }
 
 
@@ -77,7 +79,9 @@ def exception_handler(exc, context):
         # Never the ciphertext, never the key: only that the stored secret is unusable.
         logger.error("stored secret does not decrypt with the configured keys")
         return Response(error_body("secret_unreadable", str(exc)), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
-    if isinstance(exc, TradingError | RiskError | ComplianceError | DeploymentInvalid | ValidationDomainError):
+    if isinstance(
+        exc, TradingError | RiskError | ComplianceError | DeploymentInvalid | ValidationDomainError | FailedTaskConflict
+    ):
         fields = {"policy": exc.errors} if isinstance(exc, ConfigInvalid) else _field_of(str(exc))
         code = DOMAIN_STATUS.get(type(exc), status.HTTP_400_BAD_REQUEST)
         return Response(error_body(exc.code, str(exc), fields), status=code)

@@ -12,7 +12,9 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 
 from compliance.models import AuditEvent
+from genesis_site.errorbudget import error_budget
 from genesis_site.health import readiness
+from genesis_site.models import FailedTask, FailedTaskStatus
 from risk.alerts import runbook_url
 from risk.models import Alert, AlertStatus, CircuitBreakerState, ConfigVersion
 from risk.policy import BREAKER_SOURCES
@@ -206,11 +208,27 @@ def system_page() -> dict:
         "memory_total_mb": memory.total // 2**20,
         "process_rss_mb": round(process.memory_info().rss / 2**20, 1),
         "process_uptime_s": int(time.time() - process.create_time()),
-        "error_budget": None,
+        "error_budget": error_budget(),
+        "failed_tasks": failed_tasks_recent(),
         "rate_limit": rate_budget_usage(),
         "not_measured": NOT_MEASURED,
         "readiness": readiness(),
         "mode": "embedded" if settings.EMBEDDED else "full stack",
+    }
+
+
+FAILED_TASKS_SHOWN = 20
+
+
+def failed_tasks_recent() -> dict:
+    """The dead-letter table for the system page: dead tasks first, then recently handled."""
+    dead = FailedTask.objects.filter(status=FailedTaskStatus.DEAD)
+    return {
+        "dead_count": dead.count(),
+        "dead": list(dead.order_by("-failed_at", "-pk")[:FAILED_TASKS_SHOWN]),
+        "handled": list(
+            FailedTask.objects.exclude(status=FailedTaskStatus.DEAD).order_by("-acted_at", "-pk")[:FAILED_TASKS_SHOWN]
+        ),
     }
 
 

@@ -39,9 +39,7 @@ def _fingerprint(task_name: str, args, kwargs, error_class: str) -> str:
 def request_correlation_id(request) -> str:
     """The correlation id a task was sent with (a message header; in eager mode the
     request's `headers`), empty when none."""
-    found = getattr(request, "correlation_id", None) or (getattr(request, "headers", None) or {}).get(
-        "correlation_id"
-    )
+    found = getattr(request, "correlation_id", None) or (getattr(request, "headers", None) or {}).get("correlation_id")
     return str(found or "")
 
 

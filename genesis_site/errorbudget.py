@@ -108,7 +108,9 @@ def error_budget(*, account_id: int | None = None, now: datetime | None = None) 
     burn = []
     for hours in settings.GENESIS_ERROR_BUDGET_BURN_WINDOWS_HOURS:
         window_ticks, window_failed = _counts(current - timedelta(hours=hours - 1), account_id)
-        burn.append(BurnRate(hours, window_ticks, window_failed, burn_rate(ticks=window_ticks, failed=window_failed, slo=slo)))
+        burn.append(
+            BurnRate(hours, window_ticks, window_failed, burn_rate(ticks=window_ticks, failed=window_failed, slo=slo))
+        )
     return ErrorBudget(
         slo=slo,
         days=days,

@@ -26,6 +26,7 @@ from genesis_site.errors import error_categorize
 logger = logging.getLogger(__name__)
 QUEUE_SIZE = 1000
 BATCH = 100
+RETRY_PAUSES = (0.05, 0.2, 1.0, 0.0)  # seconds after each failed attempt (the last: none)
 _local = threading.local()  # marks the writer thread: its own errors are never queued
 
 
@@ -101,16 +102,23 @@ class _Writer:
     def _write(self, batch: list[dict]) -> None:
         from genesis_site.models import ErrorEvent
 
-        try:
-            close_old_connections()
-            ErrorEvent.objects.bulk_create([ErrorEvent(**row) for row in batch])
-        except Exception:
-            self.dropped += len(batch)
-            logger.warning("error log rows not written (database unavailable?)", exc_info=True)
-        finally:
-            # Its own connection, closed after each batch: errors are rare, and an idle
-            # connection held by a daemon thread would pin a pool slot (or a test database).
-            connection.close()
+        for attempt, pause in enumerate(RETRY_PAUSES):
+            try:
+                close_old_connections()
+                ErrorEvent.objects.bulk_create([ErrorEvent(**row) for row in batch])
+                return
+            except Exception:
+                # Locked (SQLite: the transaction that logged still holds the write lock) or
+                # unreachable: wait a little, then give up and count the rows as dropped.
+                if attempt == len(RETRY_PAUSES) - 1:
+                    self.dropped += len(batch)
+                    logger.warning("error log rows not written", extra={"rows": len(batch)}, exc_info=True)
+                    return
+                time.sleep(pause)
+            finally:
+                # Its own connection, closed after each attempt: errors are rare, and an idle
+                # connection held by a daemon thread would pin a pool slot (or a test database).
+                connection.close()
 
     def flush(self, timeout: float) -> bool:
         """Wait until every queued row is written (or given up); False on timeout."""

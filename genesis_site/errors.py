@@ -58,20 +58,28 @@ _RULES: tuple[tuple[tuple[type[BaseException], ...], ErrorCategory], ...] = (
     (
         (RateLimited, ccxt.DDoSProtection, ccxt.RateLimitExceeded),
         ErrorCategory(
-            "exchange", "warning", "Rate limited by the exchange: the budget recovers by itself; lower polling if it repeats."
+            "exchange",
+            "warning",
+            "Rate limited by the exchange: the budget recovers by itself; lower polling if it repeats.",
         ),
     ),
     (
         (ExchangeUnavailable, ccxt.ExchangeNotAvailable, ccxt.OnMaintenance),
-        ErrorCategory("exchange", "error", "The exchange is unavailable: check its status page; retry when it is back."),
+        ErrorCategory(
+            "exchange", "error", "The exchange is unavailable: check its status page; retry when it is back."
+        ),
     ),
     (
         (ccxt.NetworkError, RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError),
-        ErrorCategory("network", "error", "A connection failed or timed out: check connectivity, DNS and the peer; retry."),
+        ErrorCategory(
+            "network", "error", "A connection failed or timed out: check connectivity, DNS and the peer; retry."
+        ),
     ),
     (
         (InvalidOrder, OrderRejected, ccxt.InvalidOrder, ccxt.InsufficientFunds, ccxt.BadSymbol, ccxt.BadRequest),
-        ErrorCategory("exchange", "warning", "The exchange rejected the order: check size, price precision and balance."),
+        ErrorCategory(
+            "exchange", "warning", "The exchange rejected the order: check size, price precision and balance."
+        ),
     ),
     (
         (ExchangeError, ccxt.BaseError),
@@ -80,12 +88,16 @@ _RULES: tuple[tuple[tuple[type[BaseException], ...], ErrorCategory], ...] = (
     (
         (OperationalError, InterfaceError),
         ErrorCategory(
-            "database", "critical", "The database is unreachable or refused the connection: check /readyz and PostgreSQL."
+            "database",
+            "critical",
+            "The database is unreachable or refused the connection: check /readyz and PostgreSQL.",
         ),
     ),
     (
         (IntegrityError,),
-        ErrorCategory("database", "error", "A database constraint refused a write: a duplicate or a missing row; inspect it."),
+        ErrorCategory(
+            "database", "error", "A database constraint refused a write: a duplicate or a missing row; inspect it."
+        ),
     ),
     (
         (DatabaseError,),
@@ -97,14 +109,20 @@ _RULES: tuple[tuple[tuple[type[BaseException], ...], ErrorCategory], ...] = (
     ),
     (
         (RiskRefused, IllegalTransition),
-        ErrorCategory("business", "warning", "Refused by a rule of the system (risk gate, state machine): see the rule named."),
+        ErrorCategory(
+            "business", "warning", "Refused by a rule of the system (risk gate, state machine): see the rule named."
+        ),
     ),
     (
         (TradingError, RiskError, ComplianceError, ValidationDomainError),
-        ErrorCategory("business", "error", "A domain rule failed: read the message; the runbook of its alert says more."),
+        ErrorCategory(
+            "business", "error", "A domain rule failed: read the message; the runbook of its alert says more."
+        ),
     ),
 )
-_SYSTEM = ErrorCategory("system", "error", "An unexpected error (a bug): read the traceback in the JSON log by correlation id.")
+_SYSTEM = ErrorCategory(
+    "system", "error", "An unexpected error (a bug): read the traceback in the JSON log by correlation id."
+)
 _FATAL = ErrorCategory("system", "critical", "The process ran out of a resource: check memory and restart the process.")
 
 

@@ -3,6 +3,8 @@
 import django_filters
 from django import forms
 
+from genesis_site.errors import CATEGORIES, SEVERITIES
+
 MAX_ID = 2**63 - 1
 
 
@@ -18,3 +20,19 @@ class IdFilter(django_filters.NumberFilter):
     (django-filter's NumberFilter takes any decimal, which a database may not hold)."""
 
     field_class = IdField
+
+
+class FailedTaskFilter(django_filters.FilterSet):
+    """Filters of the dead-letter list (SPEC M7)."""
+
+    status = django_filters.ChoiceFilter(choices=[("dead", "dead"), ("retried", "retried"), ("discarded", "discarded")])
+    task_name = django_filters.CharFilter(help_text="Exact task name, e.g. trading.engine_tick.")
+    category = django_filters.ChoiceFilter(choices=[(c, c) for c in CATEGORIES])
+    severity = django_filters.ChoiceFilter(choices=[(s, s) for s in SEVERITIES])
+    since = django_filters.IsoDateTimeFilter(field_name="failed_at", lookup_expr="gte")
+
+    class Meta:
+        from genesis_site.models import FailedTask
+
+        model = FailedTask
+        fields = ["status", "task_name", "category", "severity", "since"]

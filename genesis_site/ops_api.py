@@ -1,4 +1,5 @@
-"""Operations API (SPEC O2, M4): deployments and recent logs."""
+"""Operations API (SPEC O2, M4, M7): deployments, recent logs, dead-lettered tasks and the
+error budget."""
 
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -9,8 +10,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from genesis_site.api import READ_ERRORS, WRITE_ERRORS, AccountScopedViewSet, may, request_actor
+from genesis_site.deadletter import failed_task_discard, failed_task_retry
+from genesis_site.errorbudget import error_budget
+from genesis_site.errors import CATEGORIES, SEVERITIES
+from genesis_site.filters import FailedTaskFilter
+from genesis_site.models import Deployment, FailedTask
 from genesis_site.selectors import logs_recent
-from genesis_site.models import Deployment
 from genesis_site.services import deployment_health_record, deployment_record, deployment_rollback
 from trading.api.serializers import AccountCommandSerializer
 from trading.api.views import account_for, valid
@@ -140,20 +145,148 @@ class LogQuerySerializer(serializers.Serializer):
 class LogRecordSerializer(serializers.Serializer):
     ts = serializers.DateTimeField()
     level = serializers.CharField()
-    logger = serializers.CharField()
+    logger = serializers.CharField(help_text="Logger name, or task:NAME / job:NAME for a failed task or job.")
     message = serializers.CharField(allow_blank=True)
     correlation_id = serializers.CharField(allow_blank=True)
-    error = serializers.CharField(allow_blank=True)
+    error = serializers.CharField(allow_blank=True, help_text="Exception class, when there was one.")
+    category = serializers.ChoiceField(choices=["", *CATEGORIES], help_text="Errors only (SPEC M7).")
+    severity = serializers.ChoiceField(choices=["", *SEVERITIES])
+    hint = serializers.CharField(allow_blank=True, help_text="What to do about it.")
+    process = serializers.CharField(allow_blank=True, help_text="host:pid of the process that logged it.")
 
 
 class LogsView(APIView):
     permission_classes = [IsAuthenticated, LogReader]
 
     @extend_schema(
-        summary="This web process's recent warnings and errors, newest first.",
+        summary="Recent errors of every process (web, worker, beat), categorized, newest first; "
+        "level=warning adds this web process's warnings.",
         parameters=[LogQuerySerializer],
         responses={200: LogRecordSerializer(many=True), **READ_ERRORS},
     )
     def get(self, request):
         query = valid(LogQuerySerializer, request.query_params)
-        return Response(logs_recent(level=query["level"], limit=query["limit"]))
+        rows = logs_recent(level=query["level"], limit=query["limit"])
+        return Response(LogRecordSerializer(rows, many=True).data)
+
+
+# --- dead-lettered tasks and the error budget (SPEC M7) --------------------------------------
+
+
+class FailedTaskSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    task_name = serializers.CharField()
+    task_id = serializers.CharField(allow_blank=True)
+    args = serializers.JSONField()
+    kwargs = serializers.JSONField()
+    correlation_id = serializers.CharField(allow_blank=True)
+    exception = serializers.CharField()
+    error_class = serializers.CharField()
+    category = serializers.ChoiceField(choices=CATEGORIES)
+    severity = serializers.ChoiceField(choices=SEVERITIES)
+    hint = serializers.CharField()
+    retries = serializers.IntegerField(help_text="Retries Celery made before giving up.")
+    occurrences = serializers.IntegerField(help_text="Times this same failure happened while dead.")
+    first_failed_at = serializers.DateTimeField()
+    failed_at = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=["dead", "retried", "discarded"])
+    acted_by = serializers.CharField(allow_blank=True)
+    acted_at = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    retry_task_id = serializers.CharField(allow_blank=True)
+
+
+class FailedTaskActionSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why: recorded in the audit trail.")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Dead-lettered tasks, newest failure first.",
+        responses={200: FailedTaskSerializer(many=True), **READ_ERRORS},
+    ),
+    retrieve=extend_schema(summary="One dead-lettered task.", responses={200: FailedTaskSerializer, **READ_ERRORS}),
+)
+class FailedTaskViewSet(AccountScopedViewSet):
+    """Failed tasks belong to the system, not to one account: every role reads them; the
+    `handle_failed_task` permission retries or discards them."""
+
+    queryset = FailedTask.objects.order_by("-failed_at", "-pk")
+    serializer_class = FailedTaskSerializer
+    filterset_class = FailedTaskFilter
+    fields = tuple(FailedTaskSerializer().fields)
+
+    def get_queryset(self):
+        return self.queryset.all()
+
+    def get_permissions(self):
+        if self.action in ("retry", "discard"):
+            return [IsAuthenticated(), may("handle_failed_task")()]
+        return super().get_permissions()
+
+    def _act(self, request, pk, service) -> Response:
+        data = valid(FailedTaskActionSerializer, request.data)
+        if not str(pk).isdigit() or not FailedTask.objects.filter(pk=pk).exists():
+            raise Http404(f"Failed task {pk} not found.")
+        row = service(failed_task_id=int(pk), actor=request_actor(request), reason=data["reason"])
+        return Response(self.row(FailedTask.objects.filter(pk=row.pk).values(*self.fields).get()))
+
+    @extend_schema(
+        summary="Send the task again with the same arguments and correlation id; marks it retried.",
+        request=FailedTaskActionSerializer,
+        responses={200: FailedTaskSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        return self._act(request, pk, failed_task_retry)
+
+    @extend_schema(
+        summary="Give up on the task for good; marks it discarded.",
+        request=FailedTaskActionSerializer,
+        responses={200: FailedTaskSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def discard(self, request, pk=None):
+        return self._act(request, pk, failed_task_discard)
+
+
+class ErrorBudgetQuerySerializer(serializers.Serializer):
+    account = serializers.IntegerField(
+        min_value=1, required=False, help_text="Only this account's ticks (default: every account: the system's SLO)."
+    )
+
+
+class BurnRateSerializer(serializers.Serializer):
+    window_hours = serializers.IntegerField()
+    ticks = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    burn_rate = serializers.DecimalField(
+        max_digits=None,
+        decimal_places=None,
+        allow_null=True,
+        help_text="Failure rate / (1 - SLO); 1 spends the budget exactly.",
+    )
+
+
+class ErrorBudgetSerializer(serializers.Serializer):
+    slo = serializers.DecimalField(max_digits=None, decimal_places=None, help_text="Share of ticks that must succeed.")
+    window_days = serializers.IntegerField()
+    ticks = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    success_ratio = serializers.DecimalField(max_digits=None, decimal_places=None, allow_null=True)
+    budget_remaining = serializers.DecimalField(
+        max_digits=None, decimal_places=None, help_text="Share of the allowed failures not spent (negative: overspent)."
+    )
+    burn_rates = BurnRateSerializer(many=True)
+
+
+class ErrorBudgetView(APIView):
+    @extend_schema(
+        summary="The engine-tick error budget: success ratio over the SLO window, budget left, burn rates.",
+        parameters=[ErrorBudgetQuerySerializer],
+        responses={200: ErrorBudgetSerializer, **READ_ERRORS},
+    )
+    def get(self, request):
+        query = valid(ErrorBudgetQuerySerializer, request.query_params)
+        account_id = account_for(request, query["account"]).pk if "account" in query else None
+        return Response(error_budget(account_id=account_id).as_dict())

@@ -28,7 +28,16 @@ def logs_recent(*, level: str = "warning", limit: int = 100) -> list[dict]:
     rows = [
         {**row, "error": row.pop("error_class"), "logger": row.pop("source")}
         for row in ErrorEvent.objects.filter(level__in=levels).values(
-            "ts", "level", "category", "severity", "source", "process", "message", "error_class", "correlation_id", "hint"
+            "ts",
+            "level",
+            "category",
+            "severity",
+            "source",
+            "process",
+            "message",
+            "error_class",
+            "correlation_id",
+            "hint",
         )[:limit]
     ]
     if level == "warning":

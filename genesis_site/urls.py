@@ -8,6 +8,7 @@ from genesis_site import api, chatops, health, ops_api, views
 
 ops_router = SimpleRouter(trailing_slash=False)
 ops_router.register("deployments", ops_api.DeploymentViewSet, basename="deployment")
+ops_router.register("failed-tasks", ops_api.FailedTaskViewSet, basename="failed-task")
 
 _account = "accounts/<int:account_id>/"
 dashboard_patterns = (
@@ -32,6 +33,12 @@ dashboard_patterns = (
         path(f"{_account}alerts/<int:alert_id>/resolve", views.alert_close, name="alert-resolve"),
         path(f"{_account}config/<int:version>/activate", views.config_activate, name="config-activate"),
         path(f"{_account}config/<int:version>/rollback", views.config_rollback, name="config-rollback"),
+        path(f"{_account}failed-tasks/<int:failed_task_id>/retry", views.failed_task_retry, name="failed-task-retry"),
+        path(
+            f"{_account}failed-tasks/<int:failed_task_id>/discard",
+            views.failed_task_discard,
+            name="failed-task-discard",
+        ),
     ],
     "dashboard",
 )
@@ -40,6 +47,7 @@ api_v1_patterns = [
     path("ping", api.ping, name="ping"),
     path("chatops/slack", chatops.SlackCommandView.as_view(), name="chatops-slack"),
     path("logs", ops_api.LogsView.as_view(), name="logs"),
+    path("error-budget", ops_api.ErrorBudgetView.as_view(), name="error-budget"),
     path("", include("trading.api.urls")),
     path("", include("risk.api.urls")),
     path("", include("compliance.api.urls")),

@@ -12,7 +12,11 @@ from django.views.decorators.http import require_POST
 
 from compliance.services import Actor
 from genesis_site import dashboard
+from genesis_site.deadletter import FailedTaskConflict
+from genesis_site.deadletter import failed_task_discard as failed_task_discard_service
+from genesis_site.deadletter import failed_task_retry as failed_task_retry_service
 from genesis_site.forms import CommentForm, OrderFilterForm, PauseEntriesForm, ReasonForm
+from genesis_site.models import FailedTask
 from genesis_site.roles import ACTIONS, user_may
 from risk.alerts import alert_acknowledge, alert_resolve
 from risk.exceptions import RiskError
@@ -232,7 +236,7 @@ def _control(action: str, form_class, run):
             return _result(request, account, 400, _form_errors(form), back=back)
         try:
             message = run(request, account, form.cleaned_data, **kwargs)
-        except (RiskError, TradingError) as exc:
+        except (RiskError, TradingError, FailedTaskConflict) as exc:
             return _result(request, account, 400, str(exc), back=back)
         except UnknownMarket as exc:
             return _result(request, account, 400, f"symbol: {exc.args[0]}", back=back)
@@ -335,6 +339,27 @@ def _config_rollback(request, account, data, version: int):
     return f"Rolled back to configuration v{target.version} ({target.sha256[:12]})."
 
 
+def _failed_task(failed_task_id: int) -> FailedTask:
+    failed = FailedTask.objects.filter(pk=failed_task_id).first()
+    if failed is None:
+        raise Http404("No such failed task.")
+    return failed
+
+
+def _failed_task_retry(request, account, data, failed_task_id: int):
+    failed = failed_task_retry_service(
+        failed_task_id=_failed_task(failed_task_id).pk, actor=_actor(request), reason=data["reason"]
+    )
+    return f"Task {failed.task_name} sent again (failed task {failed.pk})."
+
+
+def _failed_task_discard(request, account, data, failed_task_id: int):
+    failed = failed_task_discard_service(
+        failed_task_id=_failed_task(failed_task_id).pk, actor=_actor(request), reason=data["reason"]
+    )
+    return f"Failed task {failed.pk} ({failed.task_name}) discarded."
+
+
 pause_entries = _control("pause_entries", PauseEntriesForm, _pause_entries)
 halt = _control("halt", ReasonForm, _halt)
 flatten = _control("flatten", ReasonForm, _flatten)
@@ -345,6 +370,8 @@ alert_ack = _control("acknowledge_alert", CommentForm, _alert_acknowledge)
 alert_close = _control("acknowledge_alert", CommentForm, _alert_resolve)
 config_activate = _control("activate_config", ReasonForm, _config_activate)
 config_rollback = _control("rollback_config", ReasonForm, _config_rollback)
+failed_task_retry = _control("handle_failed_task", ReasonForm, _failed_task_retry)
+failed_task_discard = _control("handle_failed_task", ReasonForm, _failed_task_discard)
 
 
 # --- errors --------------------------------------------------------------------------------------

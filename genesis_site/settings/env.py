@@ -5,8 +5,8 @@ ImproperlyConfigured naming the variable, so a typo never silently falls back.
 """
 
 import os
-from decimal import Decimal, InvalidOperation
 import secrets
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured

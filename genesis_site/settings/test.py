@@ -25,4 +25,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F
     # start run with the pool (dev settings).
     DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
 GENESIS_SLACK_SIGNING_SECRET = "test-slack-signing-secret"  # noqa: S105
-GENESIS_ERROR_LOG_DB = False  # the writer thread's own connection sits outside each test's transaction; tests that read the error log turn it on
+# The error log's writer thread has its own connection, outside each test's transaction;
+# the tests of the error log turn it on (with a transactional database).
+GENESIS_ERROR_LOG_DB = False

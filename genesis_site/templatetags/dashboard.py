@@ -2,7 +2,7 @@
 and the one way a control button is drawn (enabled, or disabled with the reason why)."""
 
 import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django import template
 from django.utils import timezone
@@ -73,3 +73,21 @@ def share_pct(value):
         return "—"
     percent = (Decimal(str(value)) * 100).quantize(Decimal("0.1"))
     return f"{format(percent.normalize(), 'f')} %"
+
+
+@register.filter
+def ratio_pct(value):
+    """A ratio near 1 as a percentage to a thousandth, without rounding 99.95 % up to 100 %
+    ("99.95 %", "50 %", "-12.5 %")."""
+    if value is None:
+        return "—"
+    percent = (Decimal(str(value)) * 100).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
+    return f"{format(percent.normalize(), 'f')} %"
+
+
+@register.filter
+def burn(value):
+    """A burn rate as a multiple of the sustainable rate ("0.5×", "14.4×")."""
+    if value is None:
+        return "—"
+    return f"{format(Decimal(str(value)).quantize(Decimal('0.01'), rounding=ROUND_DOWN).normalize(), 'f')}×"

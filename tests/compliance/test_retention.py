@@ -318,7 +318,9 @@ def test_error_logs_older_than_30_days_are_archived_then_purged_and_audited(rows
     assert pks(ErrorEvent) == kept[ErrorEvent]
     with gzip.open(outcome.archive_path, "rt") as archive:
         lines = [json.loads(line) for line in archive]
-    assert [(line["table"], line["fields"]["message"]) for line in lines] == [("genesis_site.errorevent", "31 days old")]
+    assert [(line["table"], line["fields"]["message"]) for line in lines] == [
+        ("genesis_site.errorevent", "31 days old")
+    ]
     assert AuditEvent.objects.filter(payload__record_type="error_logs").count() == 1
 
 
