@@ -3,12 +3,29 @@
 import os
 
 import structlog
-from celery import Celery
+from celery import Celery, Task
 from celery.signals import before_task_publish, task_failure, task_prerun, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "genesis_site.settings.dev")
 
-app = Celery("genesis")
+
+class GenesisTask(Task):
+    """The base of every task. In a worker, a final failure reaches the dead-letter table
+    through the task_failure signal below. Eager execution with errors propagating (the
+    embedded scheduler, CELERY_TASK_EAGER_PROPAGATES) re-raises before Celery sends that
+    signal, so `apply` dead-letters the error itself on its way out."""
+
+    def apply(self, args=None, kwargs=None, *positional, **options):
+        try:
+            return super().apply(args, kwargs, *positional, **options)
+        except Exception as exc:
+            from genesis_site.deadletter import on_eager_failure
+
+            on_eager_failure(self, exc, args=args, kwargs=kwargs, options=options)
+            raise
+
+
+app = Celery("genesis", task_cls=GenesisTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -8,6 +8,7 @@ import json
 import logging
 import uuid
 
+import structlog
 from celery import current_app
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -85,28 +86,65 @@ def failed_task_record(
     raise RuntimeError(f"could not dead-letter {task_name}")  # pragma: no cover - two lost races
 
 
-def on_task_failure(sender=None, task_id=None, exception=None, args=None, kwargs=None, **_):
-    """celery.signals.task_failure receiver (connected in genesis_site.celery)."""
-    if sender is None or exception is None:
-        return
-    request = getattr(sender, "request", None)
+_MARK = "_genesis_dead_lettered"  # set on an exception once it is recorded
+
+
+def _record_once(*, task, task_id: str, args, kwargs, exception: BaseException, retries: int, correlation_id: str):
+    if getattr(exception, _MARK, False):
+        return  # an eager retry chain re-raises the same error through each of its levels
     try:
         if not connection.in_atomic_block:
             connection.close_if_unusable_or_obsolete()  # the failure may have broken it
         row = failed_task_record(
-            task_name=sender.name,
+            task_name=task.name,
             task_id=task_id or "",
             args=args,
             kwargs=kwargs,
             exception=exception,
-            retries=int(getattr(request, "retries", 0) or 0),
-            correlation_id=request_correlation_id(request),
+            retries=retries,
+            correlation_id=correlation_id or structlog.contextvars.get_contextvars().get("correlation_id", ""),
         )
     except Exception:
-        logger.exception("could not dead-letter a failed task", extra={"task": sender.name, "task_id": task_id})
+        logger.exception("could not dead-letter a failed task", extra={"task": task.name, "task_id": task_id})
         return
+    try:
+        setattr(exception, _MARK, True)
+    except AttributeError:  # pragma: no cover - exceptions with __slots__
+        pass
     logger.warning(
-        "task dead-lettered", extra={"task": sender.name, "failed_task": row.pk, "occurrences": row.occurrences}
+        "task dead-lettered", extra={"task": task.name, "failed_task": row.pk, "occurrences": row.occurrences}
+    )
+
+
+def on_task_failure(sender=None, task_id=None, exception=None, args=None, kwargs=None, **_):
+    """celery.signals.task_failure receiver (connected in genesis_site.celery): a worker's
+    final failure, or an eager one whose errors do not propagate."""
+    if sender is None or exception is None:
+        return
+    request = getattr(sender, "request", None)
+    _record_once(
+        task=sender,
+        task_id=task_id or "",
+        args=args,
+        kwargs=kwargs,
+        exception=exception,
+        retries=int(getattr(request, "retries", 0) or 0),
+        correlation_id=request_correlation_id(request),
+    )
+
+
+def on_eager_failure(task, exception: BaseException, *, args, kwargs, options: dict) -> None:
+    """An eagerly applied task raised (genesis_site.celery.GenesisTask.apply): with errors
+    propagating, Celery sends no task_failure, and whatever escapes apply is final (eager
+    retries are applied inside it)."""
+    _record_once(
+        task=task,
+        task_id=options.get("task_id") or "",
+        args=args,
+        kwargs=kwargs,
+        exception=exception,
+        retries=int(options.get("retries") or 0),
+        correlation_id=str((options.get("headers") or {}).get("correlation_id") or ""),
     )
 
 
