@@ -4,7 +4,7 @@ import os
 
 import structlog
 from celery import Celery, Task
-from celery.signals import before_task_publish, task_failure, task_prerun, worker_process_shutdown
+from celery.signals import before_task_publish, setup_logging, task_failure, task_prerun, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "genesis_site.settings.dev")
 
@@ -28,6 +28,14 @@ class GenesisTask(Task):
 app = Celery("genesis", task_cls=GenesisTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _keep_django_logging(**_kwargs):
+    # Django's LOGGING (JSON lines, the error-log table) configures the root logger. With no
+    # receiver here, a worker or beat would replace the root's handlers with Celery's own, and
+    # their errors would never reach the ErrorEvent table.
+    return None
 
 
 @worker_process_shutdown.connect

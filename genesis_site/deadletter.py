@@ -89,7 +89,9 @@ def failed_task_record(
 _MARK = "_genesis_dead_lettered"  # set on an exception once it is recorded
 
 
-def _record_once(*, task, task_id: str, args, kwargs, exception: BaseException, retries: int, correlation_id: str):
+def _record_once(
+    *, task, task_id: str, args, kwargs, exception: BaseException, retries: int, correlation_id: str, eager: bool
+):
     if getattr(exception, _MARK, False):
         return  # an eager retry chain re-raises the same error through each of its levels
     try:
@@ -111,8 +113,13 @@ def _record_once(*, task, task_id: str, args, kwargs, exception: BaseException, 
         setattr(exception, _MARK, True)
     except AttributeError:  # pragma: no cover - exceptions with __slots__
         pass
-    logger.warning(
-        "task dead-lettered", extra={"task": task.name, "failed_task": row.pk, "occurrences": row.occurrences}
+    # A worker's failure is already logged as an error by Celery; an eager one that propagates
+    # is not (Celery re-raises before logging), so this line is its error record.
+    log = logger.error if eager else logger.warning
+    log(
+        "task dead-lettered",
+        extra={"task": task.name, "failed_task": row.pk, "occurrences": row.occurrences},
+        exc_info=exception if eager else None,
     )
 
 
@@ -130,6 +137,7 @@ def on_task_failure(sender=None, task_id=None, exception=None, args=None, kwargs
         exception=exception,
         retries=int(getattr(request, "retries", 0) or 0),
         correlation_id=request_correlation_id(request),
+        eager=False,
     )
 
 
@@ -145,6 +153,7 @@ def on_eager_failure(task, exception: BaseException, *, args, kwargs, options: d
         exception=exception,
         retries=int(options.get("retries") or 0),
         correlation_id=str((options.get("headers") or {}).get("correlation_id") or ""),
+        eager=True,
     )
 
 

@@ -38,6 +38,9 @@ def _source(record: logging.LogRecord) -> str:
     data = getattr(record, "data", None)  # celery.app.trace logs a failed task with data={"name": ...}
     if isinstance(data, dict) and data.get("name"):
         return f"task:{data['name']}"
+    task = getattr(record, "task", None)  # genesis_site.deadletter names the task it recorded
+    if isinstance(task, str) and task:
+        return f"task:{task}"
     job = getattr(record, "job", None)  # the embedded scheduler names the job that failed
     return f"job:{job}" if job else record.name
 
