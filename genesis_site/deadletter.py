@@ -185,6 +185,7 @@ def failed_task_retry(*, failed_task_id: int, actor: Actor, reason: str) -> Fail
     retried (audited). Should it fail again, that failure is a new dead row."""
     with transaction.atomic():
         row = _dead_for_update(failed_task_id)
+        current_app.loader.import_default_modules()  # a web process may not have imported every app's tasks
         task = current_app.tasks.get(row.task_name)
         if task is None:
             raise FailedTaskConflict(f"task_name: {row.task_name} is not a registered task; discard it instead")

@@ -9,7 +9,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from genesis_site.models import Deployment
+from genesis_site.models import Deployment, FailedTask
 from risk.alerts import alert_raise
 from risk.models import Alert, ConfigVersion, SymbolLock
 from risk.policy import default_policy_yaml
@@ -78,6 +78,23 @@ def _stop(w: World) -> str:
     return w.account.stop_level
 
 
+def _dead_task(w: World) -> dict:
+    failed = FailedTask.objects.create(
+        task_name="genesis_site.heartbeat_record",
+        fingerprint=f"permission-matrix-{w.account.pk}",
+        exception="OperationalError: server closed the connection",
+        error_class="django.db.utils.OperationalError",
+        category="database",
+        severity="critical",
+        hint="check the database",
+    )
+    return {"failed_task": failed.pk}
+
+
+def _failed_task_status(w: World) -> list[str]:
+    return list(FailedTask.objects.values_list("status", flat=True))
+
+
 def _strategy_state(w: World) -> str:
     w.strategy.refresh_from_db()
     return w.strategy.state
@@ -105,6 +122,7 @@ class Case:
     observe: Any
     setup: Any = None
     status: int = 200
+    account_scoped: bool = True  # False: a system-wide object, not limited to account members
 
     def run(self, client: APIClient, w: World) -> tuple[int, Any, Any]:
         extra = (self.setup(w) if self.setup else None) or {}
@@ -231,6 +249,26 @@ CASES = [
         {"version": "abc123", "reason": "release"},
         lambda w: Deployment.objects.filter(account=w.account).count(),
         status=201,
+    ),
+    Case(
+        "retry failed task",
+        "handle_failed_task",
+        "post",
+        "/api/v1/failed-tasks/{failed_task}/retry",
+        REASON,
+        _failed_task_status,
+        setup=_dead_task,
+        account_scoped=False,
+    ),
+    Case(
+        "discard failed task",
+        "handle_failed_task",
+        "post",
+        "/api/v1/failed-tasks/{failed_task}/discard",
+        REASON,
+        _failed_task_status,
+        setup=_dead_task,
+        account_scoped=False,
     ),
 ]
 
