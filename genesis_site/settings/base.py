@@ -229,6 +229,11 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from the vendored sidecar package, never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Two "severity" enums: alerts' and errors' (genesis_site.errors.SEVERITIES, SPEC M7).
+    "ENUM_NAME_OVERRIDES": {
+        "AlertSeverityEnum": ["info", "warning", "critical"],
+        "ErrorSeverityEnum": ["warning", "error", "critical"],
+    },
 }
 
 # ChatOps (SPEC O3): Slack's signing secret; the slash-command endpoint answers 503 without it.
