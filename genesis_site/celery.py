@@ -50,9 +50,11 @@ def _prometheus_mark_dead(pid=None, **_kwargs):
 @before_task_publish.connect
 def _correlation_id_send(headers=None, **_kwargs):
     # The correlation id of the request (or task) that sends a task follows it (SPEC M3).
+    from genesis_site.deadletter import HEADER
+
     correlation_id = structlog.contextvars.get_contextvars().get("correlation_id")
-    if headers is not None and correlation_id and not headers.get("correlation_id"):
-        headers["correlation_id"] = correlation_id
+    if headers is not None and correlation_id and not headers.get(HEADER):
+        headers[HEADER] = correlation_id
 
 
 @task_prerun.connect

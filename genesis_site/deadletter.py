@@ -37,10 +37,15 @@ def _fingerprint(task_name: str, args, kwargs, error_class: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# The message header carrying our correlation id. Not "correlation_id": Celery already has a
+# message property of that name, set to the task id.
+HEADER = "genesis_correlation_id"
+
+
 def request_correlation_id(request) -> str:
-    """The correlation id a task was sent with (a message header; in eager mode the
-    request's `headers`), empty when none."""
-    found = getattr(request, "correlation_id", None) or (getattr(request, "headers", None) or {}).get("correlation_id")
+    """The correlation id a task was sent with (a message header, which a worker exposes as a
+    request attribute; in eager mode it stays in the request's `headers`), empty when none."""
+    found = getattr(request, HEADER, None) or (getattr(request, "headers", None) or {}).get(HEADER)
     return str(found or "")
 
 
@@ -152,7 +157,7 @@ def on_eager_failure(task, exception: BaseException, *, args, kwargs, options: d
         kwargs=kwargs,
         exception=exception,
         retries=int(options.get("retries") or 0),
-        correlation_id=str((options.get("headers") or {}).get("correlation_id") or ""),
+        correlation_id=str((options.get("headers") or {}).get(HEADER) or ""),
         eager=True,
     )
 
@@ -191,7 +196,7 @@ def failed_task_retry(*, failed_task_id: int, actor: Actor, reason: str) -> Fail
             raise FailedTaskConflict(f"task_name: {row.task_name} is not a registered task; discard it instead")
         row.retry_task_id = uuid.uuid4().hex
         _close(row, status=FailedTaskStatus.RETRIED, actor=actor, reason=reason)
-        send = {"task_id": row.retry_task_id, "headers": {"correlation_id": row.correlation_id}}
+        send = {"task_id": row.retry_task_id, "headers": {HEADER: row.correlation_id}}
         # After commit: the task must find the row already retried. robust: in eager mode a
         # second failure is dead-lettered and logged, not raised into the operator's request.
         transaction.on_commit(lambda: task.apply_async(row.args, row.kwargs, **send), robust=True)
