@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from genesis_site.models import BotToken, Deployment, Heartbeat, SlackUser
+from genesis_site.models import BotToken, Deployment, ErrorEvent, FailedTask, Heartbeat, SlackUser
 
 
 @admin.register(BotToken)
@@ -40,3 +40,31 @@ class DeploymentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Written by the system; retried and discarded only through the dashboard and the API,
+    which check the permission and audit the action."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ErrorEvent)
+class ErrorEventAdmin(_ReadOnly):
+    list_display = ("ts", "category", "severity", "source", "error_class", "correlation_id")
+    list_filter = ("category", "severity", "level")
+    search_fields = ("message", "correlation_id", "source", "error_class")
+
+
+@admin.register(FailedTask)
+class FailedTaskAdmin(_ReadOnly):
+    list_display = ("task_name", "status", "category", "severity", "occurrences", "failed_at", "acted_by")
+    list_filter = ("status", "category", "severity", "task_name")
+    search_fields = ("task_name", "correlation_id", "exception")

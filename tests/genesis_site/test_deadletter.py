@@ -215,3 +215,18 @@ def test_heartbeat_tasks_that_succeed_leave_nothing():
 
     heartbeat_record_task.apply()
     assert Heartbeat.objects.exists() and not FailedTask.objects.exists()
+
+
+def test_a_sent_task_carries_the_correlation_id_of_its_sender_in_its_own_header():
+    from celery.signals import before_task_publish
+
+    from genesis_site.deadletter import HEADER
+
+    headers: dict = {}
+    structlog.contextvars.bind_contextvars(correlation_id="req-9")
+    before_task_publish.send(sender="tests.flaky_send", headers=headers)
+    # not Celery's own "correlation_id" property, which a worker sets to the task id
+    assert headers == {HEADER: "req-9"}
+    kept = {HEADER: "from-a-retry"}
+    before_task_publish.send(sender="tests.flaky_send", headers=kept)
+    assert kept == {HEADER: "from-a-retry"}
