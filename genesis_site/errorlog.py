@@ -155,8 +155,37 @@ def errorlog_flush(timeout: float = 5.0) -> bool:
 atexit.register(errorlog_flush, 2.0)
 
 
+class _Throttle:
+    """At most one row per source and error class per window and process: a tick failing
+    every 2 s for hours must not write a row every 2 s. The next row stored says how many
+    were left out (`suppressed`); the JSON log stream still has every one of them."""
+
+    MAX_KEYS = 1000
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last: dict[tuple, float] = {}
+        self.suppressed: dict[tuple, int] = {}
+
+    def admit(self, key: tuple, now: float, window: float) -> int | None:
+        """None: drop this record; otherwise the number suppressed since the last one."""
+        with self.lock:
+            last = self.last.get(key)
+            if last is not None and now - last < window:
+                self.suppressed[key] = self.suppressed.get(key, 0) + 1
+                return None
+            if len(self.last) >= self.MAX_KEYS:
+                self.last.clear()
+            self.last[key] = now
+            return self.suppressed.pop(key, 0)
+
+
+_throttle = _Throttle()
+
+
 class ErrorLogHandler(logging.Handler):
-    """Queues an ErrorEvent for every ERROR and CRITICAL record (GENESIS_ERROR_LOG_DB on)."""
+    """Queues an ErrorEvent for every ERROR and CRITICAL record (GENESIS_ERROR_LOG_DB on),
+    throttled per source and error class (GENESIS_ERROR_LOG_THROTTLE_SECONDS)."""
 
     def __init__(self, level=logging.ERROR):
         super().__init__(level)
@@ -167,6 +196,11 @@ class ErrorLogHandler(logging.Handler):
         try:
             if not getattr(settings, "GENESIS_ERROR_LOG_DB", True):
                 return
-            _writer_get().put(error_event_fields(record))
+            row = error_event_fields(record)
+            window = float(getattr(settings, "GENESIS_ERROR_LOG_THROTTLE_SECONDS", 10))
+            key = (row["source"], row["error_class"], row["level"])
+            suppressed = _throttle.admit(key, time.monotonic(), window)
+            if suppressed is not None:
+                _writer_get().put({**row, "suppressed": suppressed})
         except Exception:
             self.handleError(record)

@@ -28,6 +28,7 @@ class RecentLogHandler(logging.Handler):
                     "severity": "",
                     "hint": "",
                     "process": "",
+                    "suppressed": 0,
                 }
             )
         except Exception:

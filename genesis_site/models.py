@@ -107,6 +107,9 @@ class ErrorEvent(models.Model):
     error_class = models.CharField(max_length=200, blank=True)
     correlation_id = models.CharField(max_length=64, blank=True, db_index=True)
     hint = models.CharField(max_length=300, blank=True)
+    suppressed = models.PositiveIntegerField(
+        default=0, help_text="Records of the same source and error not stored since the previous row (throttled)."
+    )
 
     class Meta:
         ordering = ["-ts", "-pk"]

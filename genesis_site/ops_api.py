@@ -153,6 +153,9 @@ class LogRecordSerializer(serializers.Serializer):
     severity = serializers.ChoiceField(choices=["", *SEVERITIES])
     hint = serializers.CharField(allow_blank=True, help_text="What to do about it.")
     process = serializers.CharField(allow_blank=True, help_text="host:pid of the process that logged it.")
+    suppressed = serializers.IntegerField(
+        help_text="Similar records (same source and error) not stored since the previous one of this process."
+    )
 
 
 class LogsView(APIView):

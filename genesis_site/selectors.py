@@ -38,6 +38,7 @@ def logs_recent(*, level: str = "warning", limit: int = 100) -> list[dict]:
             "error_class",
             "correlation_id",
             "hint",
+            "suppressed",
         )[:limit]
     ]
     if level == "warning":

@@ -45,6 +45,7 @@ class Migration(migrations.Migration):
                 ('error_class', models.CharField(blank=True, max_length=200)),
                 ('correlation_id', models.CharField(blank=True, db_index=True, max_length=64)),
                 ('hint', models.CharField(blank=True, max_length=300)),
+                ('suppressed', models.PositiveIntegerField(default=0, help_text='Records of the same source and error not stored since the previous row (throttled).')),
             ],
             options={
                 'ordering': ['-ts', '-pk'],

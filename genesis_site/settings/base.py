@@ -280,6 +280,8 @@ LOGGING = {
 
 # Error-level records are stored as ErrorEvent rows (SPEC M7); off only in unit tests.
 GENESIS_ERROR_LOG_DB = env_bool("GENESIS_ERROR_LOG_DB", True)
+# At most one ErrorEvent per source and error class per this many seconds and process.
+GENESIS_ERROR_LOG_THROTTLE_SECONDS = env_number("GENESIS_ERROR_LOG_THROTTLE_SECONDS", 10.0, cast=float, minimum=0)
 # The error budget (SPEC M7): the share of engine ticks that must succeed over the window,
 # and the windows its burn rate is measured over (failure rate / (1 - SLO)).
 GENESIS_TICK_SLO = env_number("GENESIS_TICK_SLO", "0.999", cast=share)

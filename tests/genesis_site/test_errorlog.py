@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from genesis_site import errorlog
 from genesis_site.errorlog import errorlog_flush
 from genesis_site.models import ErrorEvent, FailedTask, Heartbeat
 from tests.genesis_site.factories import UserFactory
@@ -21,8 +22,9 @@ logger = logging.getLogger("trading.services.live_orders")
 
 
 @pytest.fixture(autouse=True)
-def error_log_on(settings):
+def error_log_on(settings, monkeypatch):
     settings.GENESIS_ERROR_LOG_DB = True
+    monkeypatch.setattr(errorlog, "_throttle", errorlog._Throttle())  # no window left over from another test
     structlog.contextvars.clear_contextvars()
     yield
     errorlog_flush()
@@ -101,3 +103,22 @@ def test_the_writer_is_off_when_disabled(settings):
     logger.error("not stored")
     assert errorlog_flush()
     assert not ErrorEvent.objects.exists()
+
+
+def test_repeats_of_one_error_are_throttled_and_counted_on_the_next_row(settings):
+    settings.GENESIS_ERROR_LOG_THROTTLE_SECONDS = 60
+    for n in range(5):
+        logger.error("tick failed %s", n)
+    other = logging.getLogger("risk.alerts")
+    other.error("webhook refused")  # another source: its own window
+    assert errorlog_flush()
+    assert list(ErrorEvent.objects.order_by("pk").values_list("message", "suppressed")) == [
+        ("tick failed 0", 0),
+        ("webhook refused", 0),
+    ]
+    settings.GENESIS_ERROR_LOG_THROTTLE_SECONDS = 0  # the window is over
+    logger.error("tick failed 5")
+    assert errorlog_flush()
+    assert ErrorEvent.objects.order_by("pk").values_list("message", "suppressed").last() == ("tick failed 5", 4)
+    body = admin_api().get("/api/v1/logs", {"level": "error", "limit": 1}).json()
+    assert (body[0]["message"], body[0]["suppressed"]) == ("tick failed 5", 4)
