@@ -23,11 +23,13 @@ from risk.selectors import breakers_open, config_version_active, policy_of, symb
 from risk.services.stops import trading_halt_locked
 from risk.sizing import position_value
 from trading import metrics
+from trading.exchanges.live import LiveExchange
 from trading.exchanges.paper import PaperExchange
 from trading.feeds import TIMEFRAME, Feed, ScenarioFeed
 from trading.live import account_event_publish
 from trading.markets import market_get
 from trading.models import (
+    OPEN_ORDER_STATUSES,
     Candle,
     EquitySnapshot,
     Order,
@@ -38,9 +40,11 @@ from trading.models import (
     TradingMode,
     Universe,
 )
+from trading.polling import LiveFeed, live_feed_poll
 from trading.selectors import pnl_summary, trading_pacing
 from trading.serializers import tick_event
 from trading.services.ladder import capital_cap, capital_clip
+from trading.services.live_orders import order_prepare_live, order_send_live
 from trading.services.marketdata import tickers_store
 from trading.services.orders import idempotency_key_for, order_execute_paper
 from trading.strategies import Signal, strategy_load
@@ -108,35 +112,158 @@ class _Tick:
     pnl_week_pct: Decimal
     drawdown_pct: Decimal
     pacing: Pacing
-    exchange: PaperExchange
+    exchange: PaperExchange | LiveExchange
     result: TickResult
+    # LIVE only: the symbols with an order still open on the exchange and the quote value of
+    # their open buys (no second order on a symbol before the first one settles; open buys
+    # count against the capital ladder's cap), and the orders to send once this commits.
+    in_flight: dict[str, Decimal] = field(default_factory=dict)
+    to_send: list[Order] = field(default_factory=list)
+
+    @property
+    def live(self) -> bool:
+        return isinstance(self.exchange, LiveExchange)
+
+    def data_age_seconds(self, symbol: str) -> float:
+        """How old the price is (SPEC R7): the live ticker's age; a scenario or replay
+        candle is read as it is produced, so it is never stale."""
+        if not self.live:
+            return 0.0
+        ticker = self.feed.ticker(symbol, self.cursor)
+        return max(0.0, (self.now - ticker.ts).total_seconds()) if ticker else float("inf")
 
 
-def engine_tick(*, account_id: int, exchange: PaperExchange | None = None) -> TickResult | None:
+def engine_tick(*, account_id: int, exchange: PaperExchange | LiveExchange | None = None) -> TickResult | None:
     """Advance one account by one candle. One tick per account at a time: a tick that finds
-    the account locked by another worker returns None and does nothing."""
+    the account locked by another worker returns None and does nothing. A LIVE account
+    trades on `exchange` if it is a LiveExchange, else on its own exchange session."""
     started = time.perf_counter()
-    exchange = exchange or PaperExchange()
+    mode = TradingAccount.objects.filter(pk=account_id).values_list("mode", flat=True).first()
+    if mode is None:
+        return None
+    if mode == TradingMode.LIVE:
+        result = _live_tick(account_id, exchange if isinstance(exchange, LiveExchange) else None)
+    else:
+        result = _paper_tick(account_id, exchange if isinstance(exchange, PaperExchange) else PaperExchange())
+    if result is not None:
+        metrics.tick_latency.observe(time.perf_counter() - started)
+    return result
+
+
+def _paper_tick(account_id: int, exchange: PaperExchange) -> TickResult | None:
     with transaction.atomic():
         # SKIP LOCKED: a second worker (or a redelivered task) skips instead of queueing.
         account = TradingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
         if account is None or account.mode == TradingMode.LIVE:
             return None
-        result = _tick_locked(account, exchange, correlation_id=uuid.uuid4().hex)
+        feed = account_feed(account)
+        cursor = _next_cursor(account, feed)
+        if cursor is None:
+            return None  # a replay with no candle due yet at its speed, or at its end
+        result = _tick_locked(account, exchange, feed=feed, cursor=cursor, correlation_id=uuid.uuid4().hex)
         transaction.on_commit(lambda: _after_commit(account, result))
-    metrics.tick_latency.observe(time.perf_counter() - started)
     return result
 
 
-def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlation_id: str) -> TickResult:
-    now = timezone.now()
+def _live_tick(account_id: int, exchange: LiveExchange | None) -> TickResult | None:
+    """A LIVE tick in three steps, so that no network call runs inside a transaction and
+    every order is durable before the exchange can act on it:
+    1. poll market data through the adapter (no lock held);
+    2. under the account row lock, in one transaction: guards, strategies, risk gate, capital
+       ladder, and each order recorded as submitted (audited) -- then commit;
+    3. send each order with its idempotency key as client order id and book the answer
+       (fills, position, cash). An answer lost on the way leaves the order submitted, and no
+       later tick orders that symbol again until reconciliation settles it."""
+    account = TradingAccount.objects.get(pk=account_id)
+    if exchange is None:
+        exchange = live_exchange_session(account_id=account_id)
+        if exchange is None:
+            return None
+    feed = live_feed_poll(exchange=exchange, symbols=account.symbols, cursor=account.feed_cursor + 1, history=HISTORY)
+    with transaction.atomic():
+        account = TradingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
+        if account is None or account.mode != TradingMode.LIVE or account.feed_cursor + 1 != feed.cursor:
+            return None  # locked by another tick, switched out of LIVE, or already past this cursor
+        to_send: list[Order] = []
+        result = _tick_locked(account, exchange, feed=feed, correlation_id=uuid.uuid4().hex, to_send=to_send)
+    sent = {}
+    for order in to_send:
+        sent[order.pk] = order_send_live(order=order, exchange=exchange, actor=ENGINE)
+    result.orders = [sent.get(o.pk, o) for o in result.orders]
+    account.refresh_from_db()
+    _after_commit(account, result)
+    return result
+
+
+_live_sessions: dict[int, tuple[tuple, LiveExchange]] = {}
+
+
+def live_exchange_session(*, account_id: int) -> LiveExchange | None:
+    """The account's exchange adapter, kept per process (its markets, breaker state and the
+    audited credential read are paid once, not every tick) and made again when the
+    credential changes. None, logged, when the account has no credential."""
+    from django.conf import settings
+
+    from trading.exchanges.live import live_exchange_for
+    from trading.models import ExchangeCredential
+    from trading.services.credentials import CredentialMissing
+
+    updated = ExchangeCredential.objects.filter(account_id=account_id).values_list("updated_at", flat=True).first()
+    key = (updated, settings.GENESIS_EXCHANGE_URL)
+    cached = _live_sessions.get(account_id)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        exchange = live_exchange_for(account_id=account_id, actor=ENGINE)
+    except CredentialMissing:
+        logger.error("LIVE account without exchange credentials: not ticked", extra={"account": account_id})
+        return None
+    _live_sessions[account_id] = (key, exchange)
+    return exchange
+
+
+def account_feed(account: TradingAccount) -> Feed:
+    """The account's market data source: its scenario, or its replay files (SPEC T1)."""
+    from trading.replay import replay_feed_for
+
+    if account.replay_files:
+        return replay_feed_for(account.replay_files)
+    return ScenarioFeed(account.scenario, account.scenario_seed)
+
+
+def _next_cursor(account: TradingAccount, feed: Feed) -> int | None:
+    """The feed index this tick trades on: the next one, or for a replay at a speed the one
+    its clock has reached (candles in between are skipped as marks, never as history: the
+    strategies read every close). None when no candle is due."""
+    from trading.replay import ReplayFeed
+
+    if not isinstance(feed, ReplayFeed):
+        return account.feed_cursor + 1
     cursor = account.feed_cursor + 1
-    feed = ScenarioFeed(account.scenario, account.scenario_seed)
+    if account.replay_speed and account.replay_started_at:
+        elapsed = (timezone.now() - account.replay_started_at) * float(account.replay_speed)
+        cursor = min(feed.index_at(feed.ts_of(0) + elapsed), len(feed) - 1)
+    return cursor if account.feed_cursor < cursor < len(feed) else None
+
+
+def _tick_locked(
+    account: TradingAccount,
+    exchange: PaperExchange | LiveExchange,
+    *,
+    feed: Feed,
+    correlation_id: str,
+    cursor: int | None = None,
+    to_send: list[Order] | None = None,
+) -> TickResult:
+    now = timezone.now()
+    cursor = cursor if cursor is not None else account.feed_cursor + 1
     version = config_version_active(account_id=account.pk)
     policy = policy_of(version)
     candles, rejected = _guarded_candles(feed, account, cursor, policy)
+    # A live feed's current kline is still forming: its last closed one is what is stored.
+    stored = feed.settled() if isinstance(feed, LiveFeed) else candles
     Candle.objects.bulk_create(
-        [Candle(source=feed.source, symbol=s, timeframe=TIMEFRAME, **vars(c)) for s, c in candles.items()],
+        [Candle(source=feed.source, symbol=s, timeframe=TIMEFRAME, **vars(c)) for s, c in stored.items()],
         ignore_conflicts=True,
     )
     tickers = {s: t for s in candles if (t := feed.ticker(s, cursor)) is not None}
@@ -178,6 +305,8 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
         pacing=trading_pacing(account_id=account.pk, now=now),
         exchange=exchange,
         result=result,
+        in_flight=_in_flight(account) if isinstance(exchange, LiveExchange) else {},
+        to_send=to_send if to_send is not None else [],
     )
 
     exited = _risk_exits(tick)
@@ -226,8 +355,23 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     )
     account.feed_cursor, account.last_tick_at = cursor, now
     account.peak_equity = max(account.peak_equity, result.equity)
-    account.save(update_fields=["feed_cursor", "last_tick_at", "tick_seq", "cash_balance", "peak_equity"])
+    fields = ["feed_cursor", "last_tick_at", "tick_seq", "peak_equity"]
+    if not tick.live:
+        fields.append("cash_balance")  # live cash moves with the exchange's fills only
+    account.save(update_fields=fields)
     return result
+
+
+def _in_flight(account: TradingAccount) -> dict[str, Decimal]:
+    """Symbols with an order not yet final, and the quote value of their open buys."""
+    flight: dict[str, Decimal] = {}
+    rows = Order.objects.filter(account=account, status__in=OPEN_ORDER_STATUSES)
+    for symbol, side, amount, filled, price, avg in rows.values_list(
+        "symbol", "side", "amount", "filled_amount", "price", "average_price"
+    ):
+        value = (amount - filled) * (price or avg or Decimal("0")) if side == "buy" else Decimal("0")
+        flight[symbol] = flight.get(symbol, Decimal("0")) + value
+    return flight
 
 
 def _guarded_candles(feed: Feed, account: TradingAccount, cursor: int, policy: RiskPolicy):
@@ -361,9 +505,11 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
     book, policy, exchange, result = tick.book, tick.policy, tick.exchange, tick.result
     correlation_id, config_hash, cursor = tick.correlation_id, tick.config_hash, tick.cursor
     account, symbol = book.account, signal.symbol
-    market = market_get(symbol)
+    if symbol in tick.in_flight:
+        return  # an earlier order on it is not settled yet (LIVE): no second one
+    market = exchange.market(symbol) if tick.live else market_get(symbol)
     last = book.marks[symbol]
-    price = exchange.quote_price(market=market, side=signal.side, last_price=last)
+    price = _quote_price(tick, market, signal.side, last)
     equity = book.equity()
     if signal.side == "buy":
         value = position_value(
@@ -374,12 +520,13 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
             trade_pnls=_strategy_trade_pnls(strategy) if policy.sizing.method == "kelly" else None,
         )
         if account.mode == TradingMode.LIVE:
-            # The capital ladder caps what LIVE positions may hold in total (SPEC T8).
-            deployed = sum(book.open_values().values(), Decimal("0"))
+            # The capital ladder caps what LIVE positions and open buys hold in total (SPEC T8).
+            deployed = sum(book.open_values().values(), Decimal("0")) + sum(tick.in_flight.values(), Decimal("0"))
             value = capital_clip(value=value, deployed=deployed, cap=capital_cap(account))
         amount = market.floor_amount(value / price)
     else:
-        amount = book.positions[symbol].quantity
+        # A fee charged in coins can leave the position off the lot step: sell what is on it.
+        amount = market.floor_amount(book.positions[symbol].quantity)
     if amount <= 0:
         return
     intent = OrderIntent(
@@ -397,9 +544,7 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
                 policy=policy,
                 stop_level=account.stop_level,
                 mode=account.mode,
-                # The scenario feed's candle is generated as it is read, so it is never stale;
-                # live feeds pass their ticker's age here (SPEC R7).
-                data_age_seconds=0.0,
+                data_age_seconds=tick.data_age_seconds(symbol),
                 pacing=_pacing_now(tick),
                 equity=equity,
                 position_values=book.open_values(),
@@ -431,6 +576,12 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
         if refusal.rule in ALERTING_RULES:
             alert_raise(account_id=account.pk, type=refusal.rule, message=str(refusal), details={"symbol": symbol})
         return
+    key = idempotency_key_for(
+        account_id=account.pk, cursor=cursor, strategy_id=strategy.pk if strategy else 0, symbol=symbol
+    )
+    if tick.live:
+        _act_live(tick, strategy, signal, amount=amount, price=price, key=key)
+        return
     order, fill = order_execute_paper(
         account=account,
         strategy=strategy,
@@ -440,9 +591,7 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
         amount=amount,
         last_price=last,
         exchange=exchange,
-        idempotency_key=idempotency_key_for(
-            account_id=account.pk, cursor=cursor, strategy_id=strategy.pk if strategy else 0, symbol=symbol
-        ),
+        idempotency_key=key,
         correlation_id=correlation_id,
         config_hash=config_hash,
         actor=ENGINE,
@@ -452,6 +601,36 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
     if fill is None:
         metrics.order_rejections_total.labels(reason="exchange").inc()
     result.orders.append(order)
+
+
+def _quote_price(tick: _Tick, market, side: str, last: Decimal) -> Decimal:
+    """The price a market order would take now: the live ticker's ask or bid polled for this
+    tick (no network call inside the transaction), or the paper exchange's book."""
+    if tick.live:
+        ticker = tick.feed.ticker(market.symbol, tick.cursor)
+        return (ticker and (ticker.ask if side == "buy" else ticker.bid)) or last
+    return tick.exchange.quote_price(market=market, side=side, last_price=last)
+
+
+def _act_live(tick: _Tick, strategy: Strategy | None, signal: Signal, *, amount: Decimal, price: Decimal, key: str):
+    """Record a gated LIVE order as submitted in this tick's transaction; it is sent to the
+    exchange once the transaction commits (`_live_tick`)."""
+    order, created = order_prepare_live(
+        account=tick.book.account,
+        strategy=strategy,
+        symbol=signal.symbol,
+        side=signal.side,
+        amount=amount,
+        idempotency_key=key,
+        actor=ENGINE,
+        correlation_id=tick.correlation_id,
+        config_hash=tick.config_hash,
+        reason=signal.reason,
+    )
+    tick.in_flight[signal.symbol] = amount * price if signal.side == "buy" else Decimal("0")
+    if created:
+        tick.to_send.append(order)
+    tick.result.orders.append(order)
 
 
 def _after_commit(account: TradingAccount, result: TickResult) -> None:

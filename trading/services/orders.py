@@ -154,13 +154,14 @@ def order_execute_paper(
     return order, fill
 
 
-def _position_book(position: Position, *, side: str, fill: PaperFill) -> None:
+def _position_book(position: Position, *, side: str, fill: PaperFill, fee_in_base: bool = False) -> None:
     state = position_apply_fill(
         PositionState(position.quantity, position.average_cost, position.realized_pnl),
         side=side,
         amount=fill.amount,
         price=fill.price,
         fee=fill.fee,
+        fee_in_base=fee_in_base,
     )
     if position.quantity == 0 and state.quantity > 0:
         position.opened_at = timezone.now()
