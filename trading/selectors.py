@@ -53,16 +53,28 @@ def equity_at(*, account_id: int, moment: datetime) -> Decimal | None:
     )
 
 
-def pnl_summary(*, account: TradingAccount, equity: Decimal, now: datetime | None = None) -> dict[str, Decimal]:
-    """P&L today (since 00:00 UTC), this week (since Monday 00:00 UTC) and in total. A period
-    that began before the account's first snapshot is measured from the starting balance."""
+def pnl_bases(*, account: TradingAccount, now: datetime | None = None) -> dict[str, Decimal]:
+    """The equity today's and this week's P&L are measured from: the last snapshot before the
+    period began, or the starting balance if the account had none yet."""
     now = now or timezone.now()
     day = _day_start(now)
     week = day - timedelta(days=day.weekday())
+    return {
+        key: equity_at(account_id=account.pk, moment=start) or account.starting_balance
+        for key, start in (("today", day), ("week", week))
+    }
+
+
+def pnl_summary(
+    *, account: TradingAccount, equity: Decimal, now: datetime | None = None, bases: dict | None = None
+) -> dict[str, Decimal]:
+    """P&L today (since 00:00 UTC), this week (since Monday 00:00 UTC) and in total. A period
+    that began before the account's first snapshot is measured from the starting balance.
+    `bases` (from pnl_bases for the same moment) saves reading them again."""
+    bases = bases or pnl_bases(account=account, now=now)
     out = {"total": equity - account.starting_balance}
     out["total_pct"] = (out["total"] / account.starting_balance * HUNDRED).quantize(PCT)
-    for key, start in (("today", day), ("week", week)):
-        base = equity_at(account_id=account.pk, moment=start) or account.starting_balance
+    for key, base in bases.items():
         out[key] = equity - base
         out[f"{key}_pct"] = (out[key] / base * HUNDRED).quantize(PCT)
     return out

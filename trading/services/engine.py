@@ -12,7 +12,7 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.services import Actor, audit_append
+from compliance.services import Actor, audit_append, audit_batch
 from risk.alerts import alert_raise
 from risk.exceptions import RiskRefused
 from risk.exits import exit_reason
@@ -41,8 +41,8 @@ from trading.models import (
     Universe,
 )
 from trading.polling import LiveFeed, live_feed_poll
-from trading.selectors import pnl_summary, trading_pacing
-from trading.serializers import tick_event
+from trading.selectors import pnl_bases, pnl_summary, trading_pacing
+from trading.serializers import AccountNow, tick_event
 from trading.services.ladder import capital_cap, capital_clip
 from trading.services.live_orders import order_prepare_live, order_send_live
 from trading.services.marketdata import tickers_store
@@ -68,6 +68,8 @@ class TickResult:
     rejected_ticks: dict[str, str] = field(default_factory=dict)
     orders: list = field(default_factory=list)
     refusals: list = field(default_factory=list)
+    stream_seq: int | None = None  # the push's number, taken with the tick's writes
+    state: AccountNow | None = None  # what the push shows, as the tick wrote it
 
 
 @dataclass
@@ -151,7 +153,7 @@ def engine_tick(*, account_id: int, exchange: PaperExchange | LiveExchange | Non
 
 
 def _paper_tick(account_id: int, exchange: PaperExchange) -> TickResult | None:
-    with transaction.atomic():
+    with transaction.atomic(), audit_batch():
         # SKIP LOCKED: a second worker (or a redelivered task) skips instead of queueing.
         account = TradingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
         if account is None or account.mode == TradingMode.LIVE:
@@ -180,7 +182,7 @@ def _live_tick(account_id: int, exchange: LiveExchange | None) -> TickResult | N
         if exchange is None:
             return None
     feed = live_feed_poll(exchange=exchange, symbols=account.symbols, cursor=account.feed_cursor + 1, history=HISTORY)
-    with transaction.atomic():
+    with transaction.atomic(), audit_batch():
         account = TradingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
         if account is None or account.mode != TradingMode.LIVE or account.feed_cursor + 1 != feed.cursor:
             return None  # locked by another tick, switched out of LIVE, or already past this cursor
@@ -190,7 +192,9 @@ def _live_tick(account_id: int, exchange: LiveExchange | None) -> TickResult | N
     for order in to_send:
         sent[order.pk] = order_send_live(order=order, exchange=exchange, actor=ENGINE)
     result.orders = [sent.get(o.pk, o) for o in result.orders]
-    account.refresh_from_db()
+    if sent:
+        account.refresh_from_db()
+        result.state = None  # fills landed after the tick's commit: the push reads them back
     _after_commit(account, result)
     return result
 
@@ -285,7 +289,8 @@ def _tick_locked(
     )
     result.rejected_ticks = rejected
     equity = book.equity()
-    pnl = pnl_summary(account=account, equity=equity, now=now)
+    bases = pnl_bases(account=account, now=now)
+    pnl = pnl_summary(account=account, equity=equity, now=now, bases=bases)
     account.peak_equity = max(account.peak_equity or account.starting_balance, equity)
     drawdown = (account.peak_equity - equity) / account.peak_equity * HUNDRED
     _drawdown_guard(account, policy, drawdown, config_hash)
@@ -344,7 +349,7 @@ def _tick_locked(
     Position.objects.bulk_update(list(book.positions.values()), ["mark_price", "high_water_mark"])
     result.equity = book.equity()
     open_positions = [p for p in book.positions.values() if p.quantity > 0]
-    EquitySnapshot.objects.create(
+    snapshot = EquitySnapshot.objects.create(
         account=account,
         ts=now,
         equity=result.equity,
@@ -355,10 +360,20 @@ def _tick_locked(
     )
     account.feed_cursor, account.last_tick_at = cursor, now
     account.peak_equity = max(account.peak_equity, result.equity)
-    fields = ["feed_cursor", "last_tick_at", "tick_seq", "peak_equity"]
+    # The push's stream number is taken here, under the row lock and with the data it shows,
+    # instead of by a second statement and commit after this one.
+    account.stream_seq += 1
+    fields = ["feed_cursor", "last_tick_at", "tick_seq", "peak_equity", "stream_seq"]
     if not tick.live:
         fields.append("cash_balance")  # live cash moves with the exchange's fills only
     account.save(update_fields=fields)
+    result.stream_seq = account.stream_seq
+    result.state = AccountNow(
+        snapshot=snapshot,
+        positions=sorted(open_positions, key=lambda p: p.symbol),
+        version=version,
+        pnl=pnl_summary(account=account, equity=result.equity, now=now, bases=bases),
+    )
     return result
 
 
@@ -638,10 +653,10 @@ def _after_commit(account: TradingAccount, result: TickResult) -> None:
     filled = [o for o in result.orders if o.status == "filled"]
     if filled:
         metrics.fills_total.labels(account=label).inc(len(filled))
-    event = tick_event(account=account, seq=result.seq, marks=result.marks, orders=result.orders)
+    event = tick_event(account=account, seq=result.seq, marks=result.marks, orders=result.orders, now=result.state)
     metrics.open_positions.labels(account=label).set(len(event["positions"]))
     metrics.exposure_pct.labels(account=label).set(float(event["exposure_pct"]))
     metrics.total_pnl_usd.labels(account=label).set(float(event["pnl"]["total"]))
     metrics.total_pnl_pct.labels(account=label).set(float(event["pnl"]["total_pct"]))
     metrics.pnl_daily_usd.labels(account=label).set(float(event["pnl"]["today"]))
-    account_event_publish(account_id=account.pk, event=event)
+    account_event_publish(account_id=account.pk, event=event, seq=result.stream_seq)

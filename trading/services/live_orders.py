@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import F
 
-from compliance.services import Actor, audit_append
+from compliance.services import Actor, audit_append, audit_batch
 from trading.exceptions import ExchangeError, OrderRejected
 from trading.exchanges.live import ExchangeOrder, ExchangeTrade, LiveExchange
 from trading.exchanges.paper import PaperFill
@@ -104,7 +104,7 @@ def order_submit_live(
 ) -> Order:
     """Place an order exactly once: `order_prepare_live` committed, then `order_send_live`.
     A retried submit with the same key is a no-op that returns the existing order."""
-    with transaction.atomic():
+    with transaction.atomic(), audit_batch():
         order, created = order_prepare_live(
             account=account,
             symbol=symbol,
@@ -166,7 +166,7 @@ def order_apply_remote(
     realized P&L), amounts and fees copied, one audited transition per state change, the
     not-found counter reset. The row lock keeps a submitter and the reconciler from applying
     the same answer twice."""
-    with transaction.atomic():
+    with transaction.atomic(), audit_batch():
         order = Order.objects.select_for_update().get(pk=order_id)
         quote = order.symbol.split("/")[1]
         for trade in trades:

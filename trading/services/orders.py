@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from compliance.services import Actor, audit_append
+from compliance.services import Actor, audit_append, audit_batch
 from trading.exceptions import OrderRejected
 from trading.exchanges.paper import PaperExchange, PaperExecution, PaperFill
 from trading.markets import Market
@@ -90,7 +90,42 @@ def order_execute_paper(
     `reason` (the signal or exit rule behind the order) is kept in its first audit event.
     `at` stamps the order and its fill (the engine passes its tick's time, so a fill and the
     equity snapshot it moved always fall in the same period)."""
-    at = at or timezone.now()
+    with audit_batch():  # its three to four events: one chain-head lock, one insert
+        return _execute_paper(
+            account=account,
+            strategy=strategy,
+            position=position,
+            market=market,
+            side=side,
+            amount=amount,
+            last_price=last_price,
+            exchange=exchange,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            config_hash=config_hash,
+            actor=actor,
+            reason=reason,
+            at=at or timezone.now(),
+        )
+
+
+def _execute_paper(
+    *,
+    account,
+    strategy,
+    position,
+    market,
+    side,
+    amount,
+    last_price,
+    exchange,
+    idempotency_key,
+    correlation_id,
+    config_hash,
+    actor,
+    reason,
+    at,
+) -> tuple[Order, PaperExecution | None]:
     order = Order.objects.create(
         created_at=at,
         account=account,
