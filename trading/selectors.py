@@ -1,7 +1,7 @@
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from risk.gate import Pacing
@@ -98,9 +98,13 @@ def trading_pacing(*, account_id: int, now: datetime) -> Pacing:
     hour_ago = now - timedelta(hours=1)
     last_by_symbol = dict(trades.values("symbol").annotate(last=Max("created_at")).values_list("symbol", "last"))
     last = max(last_by_symbol.values(), default=None)
+    counts = trades.aggregate(
+        today=Count("pk", filter=Q(created_at__gte=_day_start(now))),
+        hour=Count("pk", filter=Q(created_at__gte=hour_ago)),
+    )
     return Pacing(
-        trades_today=trades.filter(created_at__gte=_day_start(now)).count(),
-        trades_last_hour=trades.filter(created_at__gte=hour_ago).count(),
+        trades_today=counts["today"],
+        trades_last_hour=counts["hour"],
         new_positions_last_hour=Position.objects.filter(account_id=account_id, opened_at__gte=hour_ago).count(),
         seconds_since_last_trade=(now - last).total_seconds() if last else None,
         seconds_since_symbol_trade={s: (now - t).total_seconds() for s, t in last_by_symbol.items()},

@@ -140,24 +140,28 @@ def engine_tick(*, account_id: int, exchange: PaperExchange | LiveExchange | Non
     the account locked by another worker returns None and does nothing. A LIVE account
     trades on `exchange` if it is a LiveExchange, else on its own exchange session."""
     started = time.perf_counter()
-    mode = TradingAccount.objects.filter(pk=account_id).values_list("mode", flat=True).first()
-    if mode is None:
-        return None
-    if mode == TradingMode.LIVE:
+    paper = exchange if isinstance(exchange, PaperExchange) else PaperExchange()
+    result = _paper_tick(account_id, paper)
+    if result is _LIVE:
         result = _live_tick(account_id, exchange if isinstance(exchange, LiveExchange) else None)
-    else:
-        result = _paper_tick(account_id, exchange if isinstance(exchange, PaperExchange) else PaperExchange())
     if result is not None:
         metrics.tick_latency.observe(time.perf_counter() - started)
     return result
 
 
-def _paper_tick(account_id: int, exchange: PaperExchange) -> TickResult | None:
+_LIVE = object()  # what _paper_tick answers for a LIVE account
+
+
+def _paper_tick(account_id: int, exchange: PaperExchange):
+    """A DRY_RUN or PAPER tick in one transaction under the account row lock; _LIVE for a
+    LIVE account (read under the same lock, so a paper tick costs no extra query)."""
     with transaction.atomic(), audit_batch():
         # SKIP LOCKED: a second worker (or a redelivered task) skips instead of queueing.
         account = TradingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
-        if account is None or account.mode == TradingMode.LIVE:
+        if account is None:
             return None
+        if account.mode == TradingMode.LIVE:
+            return _LIVE
         feed = account_feed(account)
         cursor = _next_cursor(account, feed)
         if cursor is None:
@@ -302,7 +306,7 @@ def _tick_locked(
         config_hash=config_hash,
         correlation_id=correlation_id,
         cursor=cursor,
-        open_breakers=tuple(breakers_open(account_id=account.pk, now=now)),
+        open_breakers=tuple(breakers_open(account_id=account.pk, now=now, policy=policy)),
         locked_symbols=symbols_locked(account_id=account.pk, now=now),
         pnl_today_pct=pnl["today_pct"],
         pnl_week_pct=pnl["week_pct"],

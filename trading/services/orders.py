@@ -43,11 +43,16 @@ def _order_event(order: Order, *, actor: Actor, config_hash: str, extra: dict | 
     )
 
 
-def order_transition(*, order: Order, status: str, actor: Actor, config_hash: str, extra: dict | None = None) -> None:
-    """Move `order` to `status` (IllegalTransition if the state machine forbids it) and audit."""
+def order_transition(
+    *, order: Order, status: str, actor: Actor, config_hash: str, extra: dict | None = None, save: bool = True
+) -> None:
+    """Move `order` to `status` (IllegalTransition if the state machine forbids it) and audit.
+    `save=False` leaves the row to a later save in the same transaction (a paper order goes
+    through all its states in one: one write instead of one per state)."""
     order.check_transition(status)
     order.status = status
-    order.save()
+    if save:
+        order.save()
     _order_event(order, actor=actor, config_hash=config_hash, extra=extra)
 
 
@@ -137,7 +142,7 @@ def _execute_paper(
         correlation_id=correlation_id,
     )
     _order_event(order, actor=actor, config_hash=config_hash, extra={"reason": reason} if reason else None)
-    order_transition(order=order, status=OrderStatus.SUBMITTED, actor=actor, config_hash=config_hash)
+    order_transition(order=order, status=OrderStatus.SUBMITTED, actor=actor, config_hash=config_hash, save=False)
     try:
         fill = exchange.execute_market(
             market=market, side=side, amount=amount, last_price=last_price, available_quote=account.cash_balance
@@ -168,22 +173,22 @@ def _execute_paper(
     order.filled_amount, order.average_price = fill.amount, fill.price
     order.fee, order.fee_currency = fill.fee, fill.fee_currency
     order.exchange_order_id = f"paper-{order.pk}"
+    realized_before = position.realized_pnl
+    for part in fill.fills:
+        _position_book(position, side=side, fill=part)
+    order.realized_pnl = position.realized_pnl - realized_before
     if not fill.complete:
         # A book thinner than the order: what filled stays, the rest expires (IOC).
-        order_transition(order=order, status=OrderStatus.PARTIALLY_FILLED, actor=actor, config_hash=config_hash)
-    order_transition(
+        order_transition(
+            order=order, status=OrderStatus.PARTIALLY_FILLED, actor=actor, config_hash=config_hash, save=False
+        )
+    order_transition(  # the one write of the order's final state
         order=order,
         status=OrderStatus.FILLED if fill.complete else OrderStatus.EXPIRED,
         actor=actor,
         config_hash=config_hash,
         extra={"price": fill.price, "fee": fill.fee},
     )
-    realized_before = position.realized_pnl
-    for part in fill.fills:
-        _position_book(position, side=side, fill=part)
-    if position.realized_pnl != realized_before:
-        order.realized_pnl = position.realized_pnl - realized_before
-        order.save(update_fields=["realized_pnl"])
     for part in fill.fills:
         account.cash_balance += cash_delta(side=side, amount=part.amount, price=part.price, fee=part.fee)
     return order, fill
