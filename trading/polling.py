@@ -11,7 +11,7 @@ from decimal import Decimal
 import numpy as np
 
 from trading import feeds
-from trading.exceptions import ExchangeError
+from trading.exceptions import ExchangeError, OrderRejected
 from trading.replay import MarketDataInvalid, decimal_from, ohlcv_candle
 from trading.services.marketdata import candles_store, tickers_store
 
@@ -125,7 +125,7 @@ def live_feed_poll(*, exchange, symbols: list[str], cursor: int, history: int) -
             exchange.market(symbol)
             rows = exchange.ohlcv(symbol, feeds.TIMEFRAME, limit=history + 1)
             raw = exchange.ticker(symbol)
-        except ExchangeError as exc:
+        except (ExchangeError, OrderRejected) as exc:  # unreachable, or no such market there
             errors[symbol] = f"{exc.code}: {exc}"
             logger.warning("live poll failed", extra={"symbol": symbol, "error": exc.code})
             continue

@@ -116,3 +116,16 @@ def test_an_empty_replay_returns_the_account_to_its_scenario(account, tmp_path):
     account_replay_set(account_id=account.pk, files={}, speed=0, actor=OPS, reason="back")
     engine_tick(account_id=account.pk)
     assert Candle.objects.filter(source__startswith="scenario:bull").exists()
+
+
+def test_a_replay_file_gone_after_it_was_checked_raises_an_alert_and_ticks_nothing(account, tmp_path):
+    from risk.models import Alert
+
+    path = rising_csv(tmp_path / "btc.csv")
+    account_replay_set(account_id=account.pk, files={"BTC/USDT": str(path)}, speed=0, actor=OPS, reason="replay")
+    path.unlink()
+    assert engine_tick(account_id=account.pk) is None
+    alert = Alert.objects.get(account=account, type="bad_tick")
+    assert "cannot read" in alert.message
+    account.refresh_from_db()
+    assert account.feed_cursor == 0

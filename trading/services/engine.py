@@ -41,6 +41,7 @@ from trading.models import (
     Universe,
 )
 from trading.polling import LiveFeed, live_feed_poll
+from trading.replay import MarketDataInvalid, ReplayFeed, replay_feed_for
 from trading.selectors import pnl_bases, pnl_summary, trading_pacing
 from trading.serializers import AccountNow, tick_event
 from trading.services.ladder import capital_cap, capital_clip
@@ -162,7 +163,13 @@ def _paper_tick(account_id: int, exchange: PaperExchange):
             return None
         if account.mode == TradingMode.LIVE:
             return _LIVE
-        feed = account_feed(account)
+        try:
+            feed = account_feed(account)
+        except MarketDataInvalid as exc:  # a replay file removed or changed since it was checked
+            alert_raise(
+                account_id=account.pk, type="bad_tick", message=str(exc), details={"replay_files": account.replay_files}
+            )
+            return None
         cursor = _next_cursor(account, feed)
         if cursor is None:
             return None  # a replay with no candle due yet at its speed, or at its end
@@ -232,8 +239,6 @@ def live_exchange_session(*, account_id: int) -> LiveExchange | None:
 
 def account_feed(account: TradingAccount) -> Feed:
     """The account's market data source: its scenario, or its replay files (SPEC T1)."""
-    from trading.replay import replay_feed_for
-
     if account.replay_files:
         return replay_feed_for(account.replay_files)
     return ScenarioFeed(account.scenario, account.scenario_seed)
@@ -243,8 +248,6 @@ def _next_cursor(account: TradingAccount, feed: Feed) -> int | None:
     """The feed index this tick trades on: the next one, or for a replay at a speed the one
     its clock has reached (candles in between are skipped as marks, never as history: the
     strategies read every close). None when no candle is due."""
-    from trading.replay import ReplayFeed
-
     if not isinstance(feed, ReplayFeed):
         return account.feed_cursor + 1
     cursor = account.feed_cursor + 1
