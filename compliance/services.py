@@ -1,3 +1,4 @@
+import functools
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,11 +79,20 @@ def audit_batch():
         _batch.events, _batch.config_hashes = [], {}
         try:
             yield
-            events = _batch.events
+            pending = _batch.events
         finally:
             _batch.events = _batch.config_hashes = None
+        # An event appended inside a savepoint that was rolled back records a change that
+        # never happened: Django drops that savepoint's on-commit callbacks, and with them
+        # the event's marker, so only events whose marker survives are written.
+        alive = {id(func) for _, func, _ in transaction.get_connection().run_on_commit}
+        events = [event for event, marker in pending if id(marker) in alive]
         if events:
             _chain_link(events)
+
+
+def _noop() -> None:
+    pass
 
 
 def _config_hash_of(account_id: int) -> str:
@@ -127,7 +137,9 @@ def audit_append(
     )
     pending = getattr(_batch, "events", None)
     if pending is not None:
-        pending.append(event)
+        marker = functools.partial(_noop)  # a callable of its own: its identity marks the event
+        transaction.on_commit(marker)
+        pending.append((event, marker))
     else:
         _chain_link([event])
     return event
