@@ -26,6 +26,13 @@ def account_visible(*, user, account_id: int) -> bool:
     return accounts_visible_to(user).filter(pk=account_id).exists()
 
 
+def accounts_to_tick() -> list[int]:
+    """Every account the engine ticks: paper and dry-run ones, and LIVE ones with exchange
+    credentials (a LIVE account without them cannot reach its exchange)."""
+    accounts = TradingAccount.objects.exclude(mode="LIVE", exchange_credential__isnull=True)
+    return list(accounts.order_by("pk").values_list("pk", flat=True))
+
+
 def positions_open(*, account_id: int) -> QuerySet[Position]:
     return Position.objects.filter(account_id=account_id, quantity__gt=0).order_by("symbol")
 

@@ -2,6 +2,7 @@ from celery import shared_task
 
 from genesis_site.services import heartbeat_record
 from trading.models import TradingAccount, TradingMode
+from trading.selectors import accounts_to_tick
 from trading.services.engine import engine_tick
 
 
@@ -9,8 +10,7 @@ from trading.services.engine import engine_tick
 def engine_tick_all_task() -> None:
     """Fan out one tick task per tradable account (the beat entry): every paper and dry-run
     account, and every LIVE account with exchange credentials."""
-    accounts = TradingAccount.objects.exclude(mode=TradingMode.LIVE, exchange_credential__isnull=True)
-    for account_id in accounts.values_list("pk", flat=True):
+    for account_id in accounts_to_tick():
         engine_tick_task.delay(account_id)
 
 

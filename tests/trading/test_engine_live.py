@@ -197,3 +197,13 @@ def test_a_live_fill_with_its_fee_in_the_base_asset_books_the_coins_received_to_
     live_account.refresh_from_db()
     assert live_account.cash_balance == START - Decimal("600")  # no quote fee
     assert positions_rebuild(account_id=live_account.pk, actor=actor).matches
+
+
+def test_the_beat_ticks_paper_accounts_and_live_ones_with_credentials_only(live_account):
+    from trading.selectors import accounts_to_tick
+
+    paper = TradingAccountFactory()
+    TradingAccountFactory(mode=TradingMode.LIVE)
+    assert accounts_to_tick() == [paper.pk]  # neither LIVE account has credentials yet
+    credential_store(account=live_account, api_key=API_KEY, secret=SECRET, actor=Actor.system("test"))
+    assert sorted(accounts_to_tick()) == sorted([live_account.pk, paper.pk])

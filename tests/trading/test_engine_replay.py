@@ -138,5 +138,5 @@ def test_the_command_sets_the_replay_and_refuses_a_bad_file(account, tmp_path, c
     call_command("account_replay", account.name, "--file", f"BTC/USDT={good}", "--speed", "60", "--reason", "r")
     assert f"{account.name}: BTC/USDT={good} at speed 60" in capsys.readouterr().out
     (tmp_path / "bad.csv").write_text("timestamp,open,high,low,close,volume\n1,1,2,0.5,1.5,1\n1,1,2,0.5,1.5,1\n")
-    with pytest.raises(CommandError, match="line 3: timestamp .* is not after the previous row's"):
+    with pytest.raises(CommandError, match=r"line 3: timestamp .* is not after the previous row's"):
         call_command("account_replay", account.name, "--file", f"BTC/USDT={tmp_path / 'bad.csv'}", "--reason", "r")
