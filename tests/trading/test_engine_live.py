@@ -207,3 +207,22 @@ def test_the_beat_ticks_paper_accounts_and_live_ones_with_credentials_only(live_
     assert accounts_to_tick() == [paper.pk]  # neither LIVE account has credentials yet
     credential_store(account=live_account, api_key=API_KEY, secret=SECRET, actor=Actor.system("test"))
     assert sorted(accounts_to_tick()) == sorted([live_account.pk, paper.pk])
+
+
+def test_an_order_that_never_reached_the_exchange_is_failed_by_reconciliation_and_the_symbol_freed(
+    emulator, live_account, live_adapter
+):
+    rising_market(emulator)
+    # Refused before the book (as if the worker died between its commit and the send).
+    emulator.state.inject("status", path="order", method="POST", status=503)
+    (order,) = engine_tick(account_id=live_account.pk, exchange=live_adapter).orders
+    assert order.status == "submitted" and emulator.state.orders_with_client_id(order.idempotency_key) == []
+    for _ in range(3):
+        reconcile_account(account_id=live_account.pk, exchange=live_adapter)
+    order.refresh_from_db()
+    assert order.status == "rejected" and "3 consecutive reconciliation passes" in order.reject_reason
+    # The symbol is no longer in flight: the next entry reaches the gate again, which holds it
+    # back while the exchange-status breaker the 503 opened is still open (SPEC R5).
+    again = engine_tick(account_id=live_account.pk, exchange=live_adapter)
+    assert again.orders == [] and again.refusals == ["circuit_breaker: circuit breaker open: exchange_status"]
+    assert posts(emulator) == 1
