@@ -226,3 +226,49 @@ def test_an_order_that_never_reached_the_exchange_is_failed_by_reconciliation_an
     again = engine_tick(account_id=live_account.pk, exchange=live_adapter)
     assert again.orders == [] and again.refusals == ["circuit_breaker: circuit breaker open: exchange_status"]
     assert posts(emulator) == 1
+
+
+def test_a_live_account_trades_a_scenario_path_with_every_order_once_on_the_exchange(
+    emulator, live_account, live_adapter
+):
+    from trading.feeds import ScenarioFeed
+    from trading.services.positions import positions_rebuild
+
+    closes = ScenarioFeed("flash_crash", 3).closes("BTC/USDT", end=330, length=91)  # indexes 240..330
+    now_minute = int(time.time() // 60 * 60_000)
+    with emulator.state.lock:
+        emulator.state.candles["BTCUSDT"] = [
+            [now_minute - (30 - i) * 60_000, *(Decimal(f"{closes[i]:.2f}"),) * 4, Decimal("10")] for i in range(30)
+        ]
+    for close in closes[30:]:  # the crash and the recovery, one tick per price
+        emulator.state.price_set("BTCUSDT", Decimal(f"{close:.2f}"))
+        engine_tick(account_id=live_account.pk, exchange=live_adapter)
+
+    orders = list(Order.objects.filter(account=live_account))
+    assert orders and {o.status for o in orders} == {"filled"}
+    for order in orders:
+        (remote,) = emulator.state.orders_with_client_id(order.idempotency_key)
+        assert Fill.objects.filter(order=order).count() == len(remote["fills"])
+    assert posts(emulator) == len(orders)
+    assert positions_rebuild(account_id=live_account.pk, actor=Actor.system("test")).matches
+    assert audit_chain_verify().ok
+
+
+def test_a_live_round_trip_enters_then_exits_on_the_fall_and_books_the_realized_pnl(
+    emulator, live_account, live_adapter
+):
+    from trading.services.positions import positions_rebuild
+
+    rising_market(emulator)
+    (entry,) = engine_tick(account_id=live_account.pk, exchange=live_adapter).orders
+    exits = []
+    for step in range(1, 9):  # the price falls 2 % a tick: a stop or the crossover exits
+        emulator.state.price_set("BTCUSDT", Decimal(60_500) * (1 - Decimal("0.02") * step))
+        exits += engine_tick(account_id=live_account.pk, exchange=live_adapter).orders
+    (exit_order,) = exits
+    assert (entry.side, exit_order.side, exit_order.status) == ("buy", "sell", "filled")
+    assert exit_order.amount == entry.amount and exit_order.realized_pnl < 0
+    position = Position.objects.get(account=live_account, symbol="BTC/USDT")
+    assert position.quantity == 0 and position.realized_pnl == exit_order.realized_pnl
+    assert posts(emulator) == 2 and len(emulator.state.orders_with_client_id(exit_order.idempotency_key)) == 1
+    assert positions_rebuild(account_id=live_account.pk, actor=Actor.system("test")).matches
