@@ -56,7 +56,7 @@ from django.utils import timezone
 
 from compliance.exceptions import ComplianceError
 from trading.models import EquitySnapshot, Fill, TradingAccount
-from trading.positions import PositionState, cash_delta, position_apply_fill
+from trading.positions import PositionState, cash_delta, fee_in_base, position_apply_fill
 from trading.serializers import account_ref, dec
 
 TRADE_REPORT_COLUMNS = (
@@ -196,7 +196,13 @@ def fills_replay(fills: Iterable[Fill]) -> Iterator[PositionStep]:
     states: dict[str, PositionState] = {}
     for fill in fills:
         before = states.get(fill.symbol, PositionState())
-        trade = {"side": fill.side, "amount": fill.amount, "price": fill.price, "fee": fill.fee}
+        trade = {
+            "side": fill.side,
+            "amount": fill.amount,
+            "price": fill.price,
+            "fee": fill.fee,
+            "fee_in_base": fee_in_base(symbol=fill.symbol, fee_currency=fill.fee_currency),
+        }
         try:
             after = position_apply_fill(before, **trade)
         except ValueError as exc:

@@ -17,10 +17,11 @@ def policy_of(version: ConfigVersion | None) -> RiskPolicy:
     return policy_parse(version.content) if version else RiskPolicy()
 
 
-def breakers_open(*, account_id: int, now: datetime | None = None) -> list[str]:
-    """Sources whose breaker is open and still inside its recovery timeout."""
+def breakers_open(*, account_id: int, now: datetime | None = None, policy: RiskPolicy | None = None) -> list[str]:
+    """Sources whose breaker is open and still inside its recovery timeout (`policy`: the
+    account's active policy, when the caller has it already)."""
     now = now or timezone.now()
-    policy = policy_of(config_version_active(account_id=account_id))
+    policy = policy or policy_of(config_version_active(account_id=account_id))
     configs = policy.circuit_breakers or {}
     rows = CircuitBreakerState.objects.filter(account_id=account_id, state="open").values_list("source", "opened_at")
     return sorted(

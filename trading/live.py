@@ -75,15 +75,16 @@ def _group_send(layer, group: str, message: dict) -> None:
     asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _publisher_loop()).result(timeout=5)
 
 
-def account_event_publish(*, account_id: int, event: dict) -> int | None:
+def account_event_publish(*, account_id: int, event: dict, seq: int | None = None) -> int | None:
     """Send `event` to every dashboard of the account, stamped with the next stream sequence
-    number; returns it. Never raises: a dashboard that misses an event re-syncs from the
-    database by sequence number."""
+    number (or `seq`, one the caller took in the transaction it publishes, as the engine
+    tick does under its row lock); returns it. Never raises: a dashboard that misses an
+    event re-syncs from the database by sequence number."""
     layer = get_channel_layer()
     if layer is None:
         return None
     try:
-        seq = stream_seq_next(account_id=account_id)
+        seq = seq if seq is not None else stream_seq_next(account_id=account_id)
         # Encoded once here, not once per dashboard by each consumer.
         text = json.dumps({**event, "seq": seq}, cls=DjangoJSONEncoder, separators=(",", ":"))
         _group_send(layer, account_group(account_id), {"type": "account.event", "text": text})

@@ -39,6 +39,19 @@ class TradingAccount(models.Model):
     cash_balance = models.DecimalField(**MONEY)
     scenario = models.CharField(max_length=32, default="bull", help_text="Market scenario of the paper feed.")
     scenario_seed = models.PositiveIntegerField(default=42)
+    replay_files = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='OHLCV files to replay instead of the scenario, per symbol, e.g. {"BTC/USDT": "data/btc.csv"} '
+        "(CSV or ccxt JSON). Set through trading.services.accounts.account_replay_set, which checks every file.",
+    )
+    replay_speed = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text="Replay time per real time (60: a one-minute candle per second); 0: one candle per tick.",
+    )
+    replay_started_at = models.DateTimeField(null=True, blank=True)
     symbols = models.JSONField(default=list, help_text="Tradable symbols, e.g. BTC/USDT.")
     feed_cursor = models.PositiveIntegerField(default=0)
     read_only = models.BooleanField(default=False)
@@ -68,10 +81,23 @@ class TradingAccount(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(starting_balance__gt=0), name="account_starting_balance_positive"),
             models.CheckConstraint(condition=Q(cash_balance__gte=0), name="account_cash_not_negative"),
+            models.CheckConstraint(condition=Q(replay_speed__gte=0), name="account_replay_speed_not_negative"),
         ]
 
     def __str__(self):
         return f"{self.name} ({self.mode})"
+
+    def clean(self):
+        # Forms (the admin) refuse a replay file that is missing or malformed, naming the line.
+        from django.core.exceptions import ValidationError
+
+        from trading.replay import MarketDataInvalid, replay_files_check
+
+        if self.replay_files:
+            try:
+                self.replay_files = replay_files_check(self.replay_files, symbols=self.symbols or [])
+            except MarketDataInvalid as exc:
+                raise ValidationError({"replay_files": str(exc)}) from None
 
     @property
     def group_name(self) -> str:

@@ -2,6 +2,12 @@
 
 Average cost includes buy fees; a sell realizes (price - average cost) x amount minus its fee.
 Values are quantized to the storage precision so the in-memory result equals the stored row.
+
+A fee is normally charged in the quote currency. Exchanges may charge it in the base asset
+instead (Binance takes a buy's fee from the coins received): then it is a quantity of coins,
+not money. It reduces the position (a buy of 1 BTC with a 0.001 BTC fee holds 0.999 BTC, at a
+cost of the whole quote paid; a sell gives up its amount plus the fee, whose coins leave at
+their average cost) and never touches the cash.
 """
 
 from dataclasses import dataclass, replace
@@ -22,17 +28,26 @@ class PositionState:
     realized_pnl: Decimal = ZERO
 
 
+def fee_in_base(*, symbol: str, fee_currency: str) -> bool:
+    """Whether a fill's fee was charged in the symbol's base asset ("BTC" of "BTC/USDT")."""
+    return bool(fee_currency) and fee_currency == symbol.split("/")[0]
+
+
 def position_apply_fill(
-    state: PositionState, *, side: str, amount: Decimal, price: Decimal, fee: Decimal
+    state: PositionState, *, side: str, amount: Decimal, price: Decimal, fee: Decimal, fee_in_base: bool = False
 ) -> PositionState:
+    quote_fee, base_fee = (ZERO, fee) if fee_in_base else (fee, ZERO)
     if side == "buy":
-        quantity = state.quantity + amount
-        cost = state.quantity * state.average_cost + amount * price + fee
+        quantity = state.quantity + amount - base_fee
+        if quantity <= 0:
+            raise ValueError(f"a buy of {amount} with a fee of {fee} in the base asset leaves nothing")
+        cost = state.quantity * state.average_cost + amount * price + quote_fee
         return replace(state, quantity=quantity, average_cost=q(cost / quantity))
-    if amount > state.quantity:
-        raise ValueError(f"sell of {amount} exceeds the position of {state.quantity}")
-    realized = (price - state.average_cost) * amount - fee
-    quantity = state.quantity - amount
+    if amount + base_fee > state.quantity:
+        raise ValueError(f"sell of {amount} (+ {base_fee} fee in coins) exceeds the position of {state.quantity}")
+    # Coins paid as fee leave at their average cost: a realized loss of that cost.
+    realized = (price - state.average_cost) * amount - quote_fee - base_fee * state.average_cost
+    quantity = state.quantity - amount - base_fee
     return PositionState(
         quantity=quantity,
         average_cost=state.average_cost if quantity else ZERO,
@@ -40,6 +55,7 @@ def position_apply_fill(
     )
 
 
-def cash_delta(*, side: str, amount: Decimal, price: Decimal, fee: Decimal) -> Decimal:
+def cash_delta(*, side: str, amount: Decimal, price: Decimal, fee: Decimal, fee_in_base: bool = False) -> Decimal:
     notional = amount * price
-    return -(notional + fee) if side == "buy" else notional - fee
+    quote_fee = ZERO if fee_in_base else fee
+    return -(notional + quote_fee) if side == "buy" else notional - quote_fee

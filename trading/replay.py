@@ -5,6 +5,7 @@ line number and the reason (SPEC §11: bad input changes nothing). A replay feed
 scenario feed's interface, so the engine and the backtester read either the same way.
 """
 
+import bisect
 import csv
 import io
 import json
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +162,7 @@ class ReplayFeed:
         self._candles = candles
         self._closes = {s: np.array([float(c.close) for c in rows]) for s, rows in candles.items()}
         self._spread = spread_bps / 20_000
+        self._stamps = [c.ts for c in next(iter(candles.values()))]
 
     @classmethod
     def from_files(cls, files: dict[str, str | Path], *, source: str = "replay") -> "ReplayFeed":
@@ -171,6 +174,10 @@ class ReplayFeed:
     def ts_of(self, index: int) -> datetime:
         rows = next(iter(self._candles.values()))
         return rows[min(max(index, 0), len(rows) - 1)].ts
+
+    def index_at(self, moment: datetime) -> int:
+        """The last index whose candle is at or before `moment` (-1 if none is)."""
+        return bisect.bisect_right(self._stamps, moment) - 1
 
     def candle(self, symbol: str, index: int) -> Candle | None:
         rows = self._candles[symbol]
@@ -185,6 +192,48 @@ class ReplayFeed:
 
     def closes(self, symbol: str, *, end: int, length: int) -> np.ndarray:
         return self._closes[symbol][max(0, end - length + 1) : end + 1]
+
+
+def replay_files_check(files: dict, *, symbols: list[str]) -> dict[str, str]:
+    """An account's replay files ({symbol: path}) checked: every symbol one of the account's,
+    every file present and well formed (MarketDataInvalid naming the symbol, the file, the
+    line and the reason otherwise). Returns them with absolute paths."""
+    if not isinstance(files, dict):
+        raise MarketDataInvalid('replay_files: expected {"SYMBOL": "path"}')
+    checked = {}
+    for symbol, path in files.items():
+        if symbol not in symbols:
+            raise MarketDataInvalid(f"replay_files: {symbol} is not an account symbol ({', '.join(symbols)})")
+        if not isinstance(path, str) or not path.strip():
+            raise MarketDataInvalid(f"replay_files: {symbol}: the path must be a non-empty string")
+        resolved = Path(path).expanduser().resolve()
+        if not resolved.is_file():
+            raise MarketDataInvalid(f"replay_files: {symbol}: {path} does not exist or is not a file")
+        if resolved.suffix.lower() not in (".csv", ".json"):
+            raise MarketDataInvalid(f"replay_files: {symbol}: {path} is neither .csv nor .json")
+        try:
+            ohlcv_load(resolved)
+        except MarketDataInvalid as exc:
+            raise MarketDataInvalid(f"replay_files: {symbol}: {exc}") from None
+        checked[symbol] = str(resolved)
+    return checked
+
+
+@lru_cache(maxsize=16)
+def _replay_feed_cached(files: tuple[tuple[str, str], ...], stamps: tuple[int, ...]) -> ReplayFeed:
+    names = ",".join(Path(path).stem for _, path in files)
+    return ReplayFeed.from_files(dict(files), source=f"replay:{names}"[:64])
+
+
+def replay_feed_for(files: dict[str, str]) -> ReplayFeed:
+    """The replay feed of an account's files, parsed once per process and again only when
+    a file changes (its modification time is part of the cache key)."""
+    items = tuple(sorted(files.items()))
+    try:
+        stamps = tuple(Path(path).stat().st_mtime_ns for _, path in items)
+    except OSError as exc:
+        raise MarketDataInvalid(f"replay_files: cannot read: {exc}") from None
+    return _replay_feed_cached(items, stamps)
 
 
 def replay(

@@ -1,7 +1,7 @@
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from risk.gate import Pacing
@@ -24,6 +24,13 @@ def accounts_visible_to(user) -> QuerySet[TradingAccount]:
 
 def account_visible(*, user, account_id: int) -> bool:
     return accounts_visible_to(user).filter(pk=account_id).exists()
+
+
+def accounts_to_tick() -> list[int]:
+    """Every account the engine ticks: paper and dry-run ones, and LIVE ones with exchange
+    credentials (a LIVE account without them cannot reach its exchange)."""
+    accounts = TradingAccount.objects.exclude(mode="LIVE", exchange_credential__isnull=True)
+    return list(accounts.order_by("pk").values_list("pk", flat=True))
 
 
 def positions_open(*, account_id: int) -> QuerySet[Position]:
@@ -53,16 +60,28 @@ def equity_at(*, account_id: int, moment: datetime) -> Decimal | None:
     )
 
 
-def pnl_summary(*, account: TradingAccount, equity: Decimal, now: datetime | None = None) -> dict[str, Decimal]:
-    """P&L today (since 00:00 UTC), this week (since Monday 00:00 UTC) and in total. A period
-    that began before the account's first snapshot is measured from the starting balance."""
+def pnl_bases(*, account: TradingAccount, now: datetime | None = None) -> dict[str, Decimal]:
+    """The equity today's and this week's P&L are measured from: the last snapshot before the
+    period began, or the starting balance if the account had none yet."""
     now = now or timezone.now()
     day = _day_start(now)
     week = day - timedelta(days=day.weekday())
+    return {
+        key: equity_at(account_id=account.pk, moment=start) or account.starting_balance
+        for key, start in (("today", day), ("week", week))
+    }
+
+
+def pnl_summary(
+    *, account: TradingAccount, equity: Decimal, now: datetime | None = None, bases: dict | None = None
+) -> dict[str, Decimal]:
+    """P&L today (since 00:00 UTC), this week (since Monday 00:00 UTC) and in total. A period
+    that began before the account's first snapshot is measured from the starting balance.
+    `bases` (from pnl_bases for the same moment) saves reading them again."""
+    bases = bases or pnl_bases(account=account, now=now)
     out = {"total": equity - account.starting_balance}
     out["total_pct"] = (out["total"] / account.starting_balance * HUNDRED).quantize(PCT)
-    for key, start in (("today", day), ("week", week)):
-        base = equity_at(account_id=account.pk, moment=start) or account.starting_balance
+    for key, base in bases.items():
         out[key] = equity - base
         out[f"{key}_pct"] = (out[key] / base * HUNDRED).quantize(PCT)
     return out
@@ -86,9 +105,13 @@ def trading_pacing(*, account_id: int, now: datetime) -> Pacing:
     hour_ago = now - timedelta(hours=1)
     last_by_symbol = dict(trades.values("symbol").annotate(last=Max("created_at")).values_list("symbol", "last"))
     last = max(last_by_symbol.values(), default=None)
+    counts = trades.aggregate(
+        today=Count("pk", filter=Q(created_at__gte=_day_start(now))),
+        hour=Count("pk", filter=Q(created_at__gte=hour_ago)),
+    )
     return Pacing(
-        trades_today=trades.filter(created_at__gte=_day_start(now)).count(),
-        trades_last_hour=trades.filter(created_at__gte=hour_ago).count(),
+        trades_today=counts["today"],
+        trades_last_hour=counts["hour"],
         new_positions_last_hour=Position.objects.filter(account_id=account_id, opened_at__gte=hour_ago).count(),
         seconds_since_last_trade=(now - last).total_seconds() if last else None,
         seconds_since_symbol_trade={s: (now - t).total_seconds() for s, t in last_by_symbol.items()},

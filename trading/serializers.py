@@ -1,6 +1,7 @@
 """Plain-dict shapes of account state, shared by the status API, the dashboard's re-sync and
 the live push, so the three can never disagree. Money travels as decimal strings."""
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from risk.selectors import config_version_active
@@ -57,13 +58,29 @@ def snapshot_data(s: EquitySnapshot) -> dict:
     return {"ts": s.ts.isoformat(), "equity": dec(s.equity)}
 
 
-def account_state(*, account: TradingAccount) -> dict:
-    """Everything the status API and the overview show, read from the database."""
-    snapshot = EquitySnapshot.objects.filter(account=account).order_by("-ts").first()
+@dataclass(frozen=True)
+class AccountNow:
+    """What a tick already holds of the account's state: its push is built from it instead
+    of reading it all back after the commit."""
+
+    snapshot: EquitySnapshot
+    positions: list[Position]  # open ones, by symbol
+    version: object  # the active ConfigVersion or None
+    pnl: dict[str, Decimal]
+
+
+def account_state(*, account: TradingAccount, now: AccountNow | None = None) -> dict:
+    """Everything the status API and the overview show, read from the database (or taken
+    from `now`, the state a tick has just written)."""
+    if now is None:
+        snapshot = EquitySnapshot.objects.filter(account=account).order_by("-ts").first()
+        positions = list(positions_open(account_id=account.pk))
+        version = config_version_active(account_id=account.pk)
+    else:
+        snapshot, positions, version = now.snapshot, now.positions, now.version
     equity = snapshot.equity if snapshot else account.cash_balance
-    positions = list(positions_open(account_id=account.pk))
+    pnl = now.pnl if now is not None else pnl_summary(account=account, equity=equity)
     exposure = sum((p.market_value for p in positions), Decimal("0"))
-    version = config_version_active(account_id=account.pk)
     return {
         "account": account_ref(account),
         "seq": account.tick_seq,
@@ -72,7 +89,7 @@ def account_state(*, account: TradingAccount) -> dict:
         "stop_reason": account.stop_reason,
         "equity": dec(equity),
         "cash": dec(account.cash_balance),
-        "pnl": {k: dec(v) for k, v in pnl_summary(account=account, equity=equity).items()},
+        "pnl": {k: dec(v) for k, v in pnl.items()},
         "exposure_pct": dec((exposure / equity * HUNDRED).quantize(Decimal("0.01")) if equity else Decimal("0")),
         "positions": [position_data(p) for p in positions],
         "config": {"version": version.version, "sha256": version.sha256} if version else None,
@@ -81,11 +98,13 @@ def account_state(*, account: TradingAccount) -> dict:
     }
 
 
-def tick_event(*, account: TradingAccount, seq: int, marks: dict, orders: list[Order]) -> dict:
+def tick_event(
+    *, account: TradingAccount, seq: int, marks: dict, orders: list[Order], now: AccountNow | None = None
+) -> dict:
     """The live push after a tick: the full state plus this tick's prices and orders."""
     return {
         "type": "tick",
-        **account_state(account=account),
+        **account_state(account=account, now=now),
         "seq": seq,
         "prices": {symbol: dec(price) for symbol, price in marks.items()},
         "orders": [order_data(o) for o in orders],

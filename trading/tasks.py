@@ -2,13 +2,15 @@ from celery import shared_task
 
 from genesis_site.services import heartbeat_record
 from trading.models import TradingAccount, TradingMode
+from trading.selectors import accounts_to_tick
 from trading.services.engine import engine_tick
 
 
 @shared_task(name="trading.engine_tick_all", ignore_result=True)
 def engine_tick_all_task() -> None:
-    """Fan out one tick task per tradable account (the beat entry)."""
-    for account_id in TradingAccount.objects.exclude(mode=TradingMode.LIVE).values_list("pk", flat=True):
+    """Fan out one tick task per tradable account (the beat entry): every paper and dry-run
+    account, and every LIVE account with exchange credentials."""
+    for account_id in accounts_to_tick():
         engine_tick_task.delay(account_id)
 
 
@@ -34,8 +36,9 @@ def reconcile_task(account_id: int) -> None:
     """One reconciliation pass for an account. Idempotent: a repeated pass changes nothing."""
     from django.conf import settings
 
-    from trading.exchanges.live import live_exchange_for
-    from trading.services.reconcile import RECONCILER, reconcile_account
+    from trading.services.engine import live_exchange_session
+    from trading.services.reconcile import reconcile_account
 
-    exchange = live_exchange_for(account_id=account_id, actor=RECONCILER)
-    reconcile_account(account_id=account_id, exchange=exchange, max_misses=settings.GENESIS_RECONCILE_MAX_MISSES)
+    exchange = live_exchange_session(account_id=account_id)  # the engine's own session
+    if exchange is not None:
+        reconcile_account(account_id=account_id, exchange=exchange, max_misses=settings.GENESIS_RECONCILE_MAX_MISSES)

@@ -135,3 +135,45 @@ def test_the_chain_verifies_across_page_boundaries():
     assert audit_chain_verify(batch_size=3).checked == 7
     as_table_owner("UPDATE compliance_auditevent SET payload = %s WHERE sequence = 6", ['{"i": 5, "amount": "9"}'])
     assert audit_chain_verify(batch_size=3).first_broken_sequence == 6
+
+
+class _Undo(Exception):
+    pass
+
+
+def test_a_batch_links_its_events_at_its_end_and_drops_those_of_a_rolled_back_savepoint():
+    from compliance.services import audit_batch
+
+    append(2)
+    with transaction.atomic(), audit_batch():
+        first = audit_append(actor=ACTOR, action="test.kept", payload={"i": 1})
+        assert first.sequence is None and AuditChainHead.objects.get().sequence == 2  # not written yet
+        try:
+            with transaction.atomic():
+                audit_append(actor=ACTOR, action="test.undone", payload={})
+                raise _Undo
+        except _Undo:
+            pass
+        with transaction.atomic():  # a savepoint released into the batch's transaction
+            audit_append(actor=ACTOR, action="test.kept", payload={"i": 2})
+    assert list(AuditEvent.objects.values_list("sequence", "action")) == [
+        (1, "test.event"),
+        (2, "test.event"),
+        (3, "test.kept"),
+        (4, "test.kept"),
+    ]
+    assert first.sequence == 3 and AuditChainHead.objects.get().sequence == 4
+    assert audit_chain_verify().ok
+
+
+def test_an_exception_in_a_batch_rolls_back_its_changes_and_events_together():
+    from compliance.services import audit_batch
+
+    account = TradingAccountFactory()
+    with pytest.raises(_Undo), transaction.atomic(), audit_batch():
+        account.name = "renamed"
+        account.save()
+        audit_append(actor=ACTOR, action="test.undone", payload={"account": account.pk})
+        raise _Undo
+    account.refresh_from_db()
+    assert account.name != "renamed" and not AuditEvent.objects.filter(action="test.undone").exists()

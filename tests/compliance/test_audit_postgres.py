@@ -36,6 +36,7 @@ def events(db):
         "DELETE FROM compliance_auditevent WHERE sequence = 3",
         "TRUNCATE compliance_auditevent",
         "UPDATE compliance_auditchainhead SET sequence = 1",
+        "UPDATE compliance_auditchainhead SET sequence = 4, hash = repeat('f', 64)",  # onto no event
         "DELETE FROM compliance_auditchainhead",
         "TRUNCATE compliance_auditchainhead",
     ],
@@ -59,12 +60,17 @@ APPENDER = textwrap.dedent(
     import os, sys, time, django
     django.setup()
     from django.db import transaction
-    from compliance.services import Actor, audit_append
+    from compliance.services import Actor, audit_append, audit_batch
     start_at, worker, count = float(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     time.sleep(max(0, start_at - time.time()))
     for i in range(count):
         with transaction.atomic():
-            audit_append(actor=Actor.system(worker), action="test.concurrent", payload={"i": i})
+            if i % 2:  # a batch of three, as an engine tick appends them
+                with audit_batch():
+                    for j in range(3):
+                        audit_append(actor=Actor.system(worker), action="test.concurrent", payload={"i": i, "j": j})
+            else:
+                audit_append(actor=Actor.system(worker), action="test.concurrent", payload={"i": i})
     """
 )
 
@@ -83,8 +89,16 @@ def test_concurrent_appenders_in_separate_processes_build_one_gap_free_chain():
         for n in range(workers)
     ]
     assert [p.wait(timeout=120) for p in procs] == [0] * workers
+    total = workers * (per_worker // 2 + per_worker // 2 * 3)  # singles and batches of three
     sequences = list(AuditEvent.objects.order_by("sequence").values_list("sequence", flat=True))
-    assert sequences == list(range(1, workers * per_worker + 1))
+    assert sequences == list(range(1, total + 1))
     assert set(AuditEvent.objects.values_list("actor", flat=True)) == {f"w{n}" for n in range(workers)}
+    # A batch's events are consecutive in the chain: it links them under one head lock.
+    for n in range(workers):
+        rows = AuditEvent.objects.filter(actor=f"w{n}", payload__has_key="j").order_by("sequence")
+        batches: dict[int, list[int]] = {}
+        for payload, sequence in rows.values_list("payload", "sequence"):
+            batches.setdefault(payload["i"], []).append(sequence)
+        assert all(seqs == list(range(seqs[0], seqs[0] + 3)) for seqs in batches.values())
     result = audit_chain_verify()
-    assert result.ok and result.checked == workers * per_worker
+    assert result.ok and result.checked == total

@@ -61,3 +61,19 @@ def test_pnl_is_conserved_across_any_fill_sequence(fills):
     held_cost = state.quantity * state.average_cost
     tolerance = D("0.0000000001") * booked * (1 + state.quantity + sum(a for _, a, _ in fills))
     assert abs(cash - (state.realized_pnl - held_cost)) <= tolerance
+
+
+def test_a_fee_in_the_base_asset_reduces_the_position_and_never_the_cash():
+    # Buy 1 BTC at 100 with a 0.001 BTC fee: 0.999 BTC held for the 100 paid.
+    state = position_apply_fill(
+        PositionState(), side="buy", amount=D("1"), price=D("100"), fee=D("0.001"), fee_in_base=True
+    )
+    assert state.quantity == D("0.999") and state.average_cost == D("100.1001001001")
+    assert cash_delta(side="buy", amount=D("1"), price=D("100"), fee=D("0.001"), fee_in_base=True) == D("-100")
+    # Sell 0.5 at 120 with a 0.0005 BTC fee: 0.5005 BTC leave, the fee's coins at their cost.
+    state = position_apply_fill(state, side="sell", amount=D("0.5"), price=D("120"), fee=D("0.0005"), fee_in_base=True)
+    assert state.quantity == D("0.4985")
+    assert state.realized_pnl == D("9.8998998999")  # (120 - 100.1001001001) x 0.5 - 0.0005 x 100.1001001001
+    assert cash_delta(side="sell", amount=D("0.5"), price=D("120"), fee=D("0.0005"), fee_in_base=True) == D("60")
+    with pytest.raises(ValueError, match="exceeds the position"):
+        position_apply_fill(state, side="sell", amount=D("0.4985"), price=D("1"), fee=D("0.0001"), fee_in_base=True)

@@ -448,7 +448,9 @@ class EmulatorState:
         market = self.market(params)
         since = int(params.get("startTime", 0))
         limit = int(params.get("limit", 500))
-        bars = [b for b in self.candles.get(market.id, []) if b[0] >= since][:limit]
+        bars = [b for b in self.candles.get(market.id, []) if b[0] >= since]
+        # Binance: the first `limit` bars from startTime, or the most recent ones without it.
+        bars = bars[:limit] if "startTime" in params else bars[-limit:]
         return [
             [b[0], _fmt(b[1]), _fmt(b[2]), _fmt(b[3]), _fmt(b[4]), _fmt(b[5]), b[0] + 59_999, "0", 0, "0", "0", "0"]
             for b in bars

@@ -314,7 +314,8 @@ class LiveExchange:
 
     def ticker(self, symbol: str) -> dict[str, Decimal | None]:
         raw = self._call("ticker", lambda: self.client.fetch_ticker(symbol), endpoint=("GET", "ticker/24hr"))
-        return {k: self._num(raw.get(k)) for k in ("last", "bid", "ask", "high", "low")} | {"ts": raw.get("timestamp")}
+        fields = ("last", "bid", "ask", "high", "low", "baseVolume")
+        return {k: self._num(raw.get(k)) for k in fields} | {"ts": raw.get("timestamp")}
 
     def ohlcv(self, symbol: str, timeframe: str = "1m", since: int | None = None, limit: int | None = None) -> list:
         """[ts, open, high, low, close, volume] rows with Decimal prices."""

@@ -1,6 +1,10 @@
-"""Account-level state changes: the safety ladder's mode switch (SPEC T8)."""
+"""Account-level state changes: the safety ladder's mode switch (SPEC T8) and the market
+data source (SPEC T1)."""
+
+from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.utils import timezone
 
 from compliance.services import Actor, audit_append
 from risk.selectors import config_version_active
@@ -57,5 +61,41 @@ def account_mode_set(*, account_id: int, mode: str, actor: Actor, reason: str) -
             obj=account,
             payload={"from": previous, "to": mode, "reason": reason},
             config_hash=version.sha256 if version else "",
+        )
+    return account
+
+
+def account_replay_set(
+    *, account_id: int, files: dict, speed: Decimal | str | int, actor: Actor, reason: str
+) -> TradingAccount:
+    """Make the account's market data the replay of `files` ({symbol: path}, CSV or ccxt
+    JSON) at `speed` times real time (0: one candle per tick), from the files' first candle;
+    an empty `files` returns it to its scenario. Every file is read and checked first: a
+    malformed one is refused (MarketDataInvalid with its line number and reason) and
+    nothing changes. Audited."""
+    from trading.replay import MarketDataInvalid, replay_files_check
+
+    try:
+        speed = Decimal(str(speed))
+    except InvalidOperation:
+        raise MarketDataInvalid(f"replay_speed: {speed!r} is not a number") from None
+    if not speed.is_finite() or speed < 0:
+        raise MarketDataInvalid(f"replay_speed: must be 0 (one candle per tick) or positive, got {speed}")
+    if not reason.strip():
+        raise MarketDataInvalid("reason: a reason is required to change the market data source")
+    with transaction.atomic():
+        # The row lock orders the change against a running tick of this account.
+        account = TradingAccount.objects.select_for_update().get(pk=account_id)
+        checked = replay_files_check(files or {}, symbols=account.symbols)
+        previous = account.replay_files
+        account.replay_files, account.replay_speed = checked, speed
+        account.replay_started_at = timezone.now() if checked else None
+        account.feed_cursor = 0  # index 0 is the first candle: history for the first tick
+        account.save(update_fields=["replay_files", "replay_speed", "replay_started_at", "feed_cursor"])
+        audit_append(
+            actor=actor,
+            action="account.market_data_changed",
+            obj=account,
+            payload={"account": account.pk, "from": previous, "to": checked, "speed": speed, "reason": reason},
         )
     return account

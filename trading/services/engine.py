@@ -12,7 +12,7 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.services import Actor, audit_append
+from compliance.services import Actor, audit_append, audit_batch
 from genesis_site.errorbudget import tick_outcome_record
 from risk.alerts import alert_raise
 from risk.exceptions import RiskRefused
@@ -24,11 +24,13 @@ from risk.selectors import breakers_open, config_version_active, policy_of, symb
 from risk.services.stops import trading_halt_locked
 from risk.sizing import position_value
 from trading import metrics
+from trading.exchanges.live import LiveExchange
 from trading.exchanges.paper import PaperExchange
 from trading.feeds import TIMEFRAME, Feed, ScenarioFeed
 from trading.live import account_event_publish
 from trading.markets import market_get
 from trading.models import (
+    OPEN_ORDER_STATUSES,
     Candle,
     EquitySnapshot,
     Order,
@@ -39,9 +41,12 @@ from trading.models import (
     TradingMode,
     Universe,
 )
-from trading.selectors import pnl_summary, trading_pacing
-from trading.serializers import tick_event
+from trading.polling import LiveFeed, live_feed_poll
+from trading.replay import MarketDataInvalid, ReplayFeed, replay_feed_for
+from trading.selectors import pnl_bases, pnl_summary, trading_pacing
+from trading.serializers import AccountNow, tick_event
 from trading.services.ladder import capital_cap, capital_clip
+from trading.services.live_orders import order_prepare_live, order_send_live
 from trading.services.marketdata import tickers_store
 from trading.services.orders import idempotency_key_for, order_execute_paper
 from trading.strategies import Signal, strategy_load
@@ -65,6 +70,8 @@ class TickResult:
     rejected_ticks: dict[str, str] = field(default_factory=dict)
     orders: list = field(default_factory=list)
     refusals: list = field(default_factory=list)
+    stream_seq: int | None = None  # the push's number, taken with the tick's writes
+    state: AccountNow | None = None  # what the push shows, as the tick wrote it
 
 
 @dataclass
@@ -109,28 +116,43 @@ class _Tick:
     pnl_week_pct: Decimal
     drawdown_pct: Decimal
     pacing: Pacing
-    exchange: PaperExchange
+    exchange: PaperExchange | LiveExchange
     result: TickResult
+    # LIVE only: the symbols with an order still open on the exchange and the quote value of
+    # their open buys (no second order on a symbol before the first one settles; open buys
+    # count against the capital ladder's cap), and the orders to send once this commits.
+    in_flight: dict[str, Decimal] = field(default_factory=dict)
+    to_send: list[Order] = field(default_factory=list)
+
+    @property
+    def live(self) -> bool:
+        return isinstance(self.exchange, LiveExchange)
+
+    def data_age_seconds(self, symbol: str) -> float:
+        """How old the price is (SPEC R7): the live ticker's age; a scenario or replay
+        candle is read as it is produced, so it is never stale."""
+        if not self.live:
+            return 0.0
+        ticker = self.feed.ticker(symbol, self.cursor)
+        return max(0.0, (self.now - ticker.ts).total_seconds()) if ticker else float("inf")
 
 
-def engine_tick(*, account_id: int, exchange: PaperExchange | None = None) -> TickResult | None:
+def engine_tick(*, account_id: int, exchange: PaperExchange | LiveExchange | None = None) -> TickResult | None:
     """Advance one account by one candle. One tick per account at a time: a tick that finds
-    the account locked by another worker returns None and does nothing."""
+    the account locked by another worker returns None and does nothing. A LIVE account
+    trades on `exchange` if it is a LiveExchange, else on its own exchange session."""
     started = time.perf_counter()
-    exchange = exchange or PaperExchange()
+    paper = exchange if isinstance(exchange, PaperExchange) else PaperExchange()
     try:
-        with transaction.atomic():
-            # SKIP LOCKED: a second worker (or a redelivered task) skips instead of queueing.
-            account = TradingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
-            if account is None or account.mode == TradingMode.LIVE:
-                return None
-            result = _tick_locked(account, exchange, correlation_id=uuid.uuid4().hex)
-            transaction.on_commit(lambda: _after_commit(account, result))
+        result = _paper_tick(account_id, paper)
+        if result is _LIVE:
+            result = _live_tick(account_id, exchange if isinstance(exchange, LiveExchange) else None)
     except Exception:
         _outcome_record(account_id, ok=False)  # after the rollback, so the count stays
         raise
-    _outcome_record(account_id, ok=True)
-    metrics.tick_latency.observe(time.perf_counter() - started)
+    if result is not None:  # None: locked by another worker, or no such account
+        _outcome_record(account_id, ok=True)
+        metrics.tick_latency.observe(time.perf_counter() - started)
     return result
 
 
@@ -143,15 +165,131 @@ def _outcome_record(account_id: int, *, ok: bool) -> None:
         logger.warning("tick outcome not recorded", extra={"account": account_id, "ok": ok}, exc_info=True)
 
 
-def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlation_id: str) -> TickResult:
-    now = timezone.now()
+_LIVE = object()  # what _paper_tick answers for a LIVE account
+
+
+def _paper_tick(account_id: int, exchange: PaperExchange):
+    """A DRY_RUN or PAPER tick in one transaction under the account row lock; _LIVE for a
+    LIVE account (read under the same lock, so a paper tick costs no extra query)."""
+    with transaction.atomic(), audit_batch():
+        # SKIP LOCKED: a second worker (or a redelivered task) skips instead of queueing.
+        account = TradingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
+        if account is None:
+            return None
+        if account.mode == TradingMode.LIVE:
+            return _LIVE
+        try:
+            feed = account_feed(account)
+        except MarketDataInvalid as exc:  # a replay file removed or changed since it was checked
+            alert_raise(
+                account_id=account.pk, type="bad_tick", message=str(exc), details={"replay_files": account.replay_files}
+            )
+            return None
+        cursor = _next_cursor(account, feed)
+        if cursor is None:
+            return None  # a replay with no candle due yet at its speed, or at its end
+        result = _tick_locked(account, exchange, feed=feed, cursor=cursor, correlation_id=uuid.uuid4().hex)
+        transaction.on_commit(lambda: _after_commit(account, result))
+    return result
+
+
+def _live_tick(account_id: int, exchange: LiveExchange | None) -> TickResult | None:
+    """A LIVE tick in three steps, so that no network call runs inside a transaction and
+    every order is durable before the exchange can act on it:
+    1. poll market data through the adapter (no lock held);
+    2. under the account row lock, in one transaction: guards, strategies, risk gate, capital
+       ladder, and each order recorded as submitted (audited) -- then commit;
+    3. send each order with its idempotency key as client order id and book the answer
+       (fills, position, cash). An answer lost on the way leaves the order submitted, and no
+       later tick orders that symbol again until reconciliation settles it."""
+    account = TradingAccount.objects.get(pk=account_id)
+    if exchange is None:
+        exchange = live_exchange_session(account_id=account_id)
+        if exchange is None:
+            return None
+    feed = live_feed_poll(exchange=exchange, symbols=account.symbols, cursor=account.feed_cursor + 1, history=HISTORY)
+    with transaction.atomic(), audit_batch():
+        account = TradingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
+        if account is None or account.mode != TradingMode.LIVE or account.feed_cursor + 1 != feed.cursor:
+            return None  # locked by another tick, switched out of LIVE, or already past this cursor
+        to_send: list[Order] = []
+        result = _tick_locked(account, exchange, feed=feed, correlation_id=uuid.uuid4().hex, to_send=to_send)
+    sent = {}
+    for order in to_send:
+        sent[order.pk] = order_send_live(order=order, exchange=exchange, actor=ENGINE)
+    result.orders = [sent.get(o.pk, o) for o in result.orders]
+    if sent:
+        account.refresh_from_db()
+        result.state = None  # fills landed after the tick's commit: the push reads them back
+    _after_commit(account, result)
+    return result
+
+
+_live_sessions: dict[int, tuple[tuple, LiveExchange]] = {}
+
+
+def live_exchange_session(*, account_id: int) -> LiveExchange | None:
+    """The account's exchange adapter, kept per process (its markets, breaker state and the
+    audited credential read are paid once, not every tick) and made again when the
+    credential changes. None, logged, when the account has no credential."""
+    from django.conf import settings
+
+    from trading.exchanges.live import live_exchange_for
+    from trading.models import ExchangeCredential
+    from trading.services.credentials import CredentialMissing
+
+    updated = ExchangeCredential.objects.filter(account_id=account_id).values_list("updated_at", flat=True).first()
+    key = (updated, settings.GENESIS_EXCHANGE_URL)
+    cached = _live_sessions.get(account_id)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        exchange = live_exchange_for(account_id=account_id, actor=ENGINE)
+    except CredentialMissing:
+        logger.error("LIVE account without exchange credentials: not ticked", extra={"account": account_id})
+        return None
+    _live_sessions[account_id] = (key, exchange)
+    return exchange
+
+
+def account_feed(account: TradingAccount) -> Feed:
+    """The account's market data source: its scenario, or its replay files (SPEC T1)."""
+    if account.replay_files:
+        return replay_feed_for(account.replay_files)
+    return ScenarioFeed(account.scenario, account.scenario_seed)
+
+
+def _next_cursor(account: TradingAccount, feed: Feed) -> int | None:
+    """The feed index this tick trades on: the next one, or for a replay at a speed the one
+    its clock has reached (candles in between are skipped as marks, never as history: the
+    strategies read every close). None when no candle is due."""
+    if not isinstance(feed, ReplayFeed):
+        return account.feed_cursor + 1
     cursor = account.feed_cursor + 1
-    feed = ScenarioFeed(account.scenario, account.scenario_seed)
+    if account.replay_speed and account.replay_started_at:
+        elapsed = (timezone.now() - account.replay_started_at) * float(account.replay_speed)
+        cursor = min(feed.index_at(feed.ts_of(0) + elapsed), len(feed) - 1)
+    return cursor if account.feed_cursor < cursor < len(feed) else None
+
+
+def _tick_locked(
+    account: TradingAccount,
+    exchange: PaperExchange | LiveExchange,
+    *,
+    feed: Feed,
+    correlation_id: str,
+    cursor: int | None = None,
+    to_send: list[Order] | None = None,
+) -> TickResult:
+    now = timezone.now()
+    cursor = cursor if cursor is not None else account.feed_cursor + 1
     version = config_version_active(account_id=account.pk)
     policy = policy_of(version)
     candles, rejected = _guarded_candles(feed, account, cursor, policy)
+    # A live feed's current kline is still forming: its last closed one is what is stored.
+    stored = feed.settled() if isinstance(feed, LiveFeed) else candles
     Candle.objects.bulk_create(
-        [Candle(source=feed.source, symbol=s, timeframe=TIMEFRAME, **vars(c)) for s, c in candles.items()],
+        [Candle(source=feed.source, symbol=s, timeframe=TIMEFRAME, **vars(c)) for s, c in stored.items()],
         ignore_conflicts=True,
     )
     tickers = {s: t for s in candles if (t := feed.ticker(s, cursor)) is not None}
@@ -173,7 +311,8 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     )
     result.rejected_ticks = rejected
     equity = book.equity()
-    pnl = pnl_summary(account=account, equity=equity, now=now)
+    bases = pnl_bases(account=account, now=now)
+    pnl = pnl_summary(account=account, equity=equity, now=now, bases=bases)
     account.peak_equity = max(account.peak_equity or account.starting_balance, equity)
     drawdown = (account.peak_equity - equity) / account.peak_equity * HUNDRED
     _drawdown_guard(account, policy, drawdown, config_hash)
@@ -185,7 +324,7 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
         config_hash=config_hash,
         correlation_id=correlation_id,
         cursor=cursor,
-        open_breakers=tuple(breakers_open(account_id=account.pk, now=now)),
+        open_breakers=tuple(breakers_open(account_id=account.pk, now=now, policy=policy)),
         locked_symbols=symbols_locked(account_id=account.pk, now=now),
         pnl_today_pct=pnl["today_pct"],
         pnl_week_pct=pnl["week_pct"],
@@ -193,6 +332,8 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
         pacing=trading_pacing(account_id=account.pk, now=now),
         exchange=exchange,
         result=result,
+        in_flight=_in_flight(account) if isinstance(exchange, LiveExchange) else {},
+        to_send=to_send if to_send is not None else [],
     )
 
     exited = _risk_exits(tick)
@@ -230,7 +371,7 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     Position.objects.bulk_update(list(book.positions.values()), ["mark_price", "high_water_mark"])
     result.equity = book.equity()
     open_positions = [p for p in book.positions.values() if p.quantity > 0]
-    EquitySnapshot.objects.create(
+    snapshot = EquitySnapshot.objects.create(
         account=account,
         ts=now,
         equity=result.equity,
@@ -241,8 +382,33 @@ def _tick_locked(account: TradingAccount, exchange: PaperExchange, *, correlatio
     )
     account.feed_cursor, account.last_tick_at = cursor, now
     account.peak_equity = max(account.peak_equity, result.equity)
-    account.save(update_fields=["feed_cursor", "last_tick_at", "tick_seq", "cash_balance", "peak_equity"])
+    # The push's stream number is taken here, under the row lock and with the data it shows,
+    # instead of by a second statement and commit after this one.
+    account.stream_seq += 1
+    fields = ["feed_cursor", "last_tick_at", "tick_seq", "peak_equity", "stream_seq"]
+    if not tick.live:
+        fields.append("cash_balance")  # live cash moves with the exchange's fills only
+    account.save(update_fields=fields)
+    result.stream_seq = account.stream_seq
+    result.state = AccountNow(
+        snapshot=snapshot,
+        positions=sorted(open_positions, key=lambda p: p.symbol),
+        version=version,
+        pnl=pnl_summary(account=account, equity=result.equity, now=now, bases=bases),
+    )
     return result
+
+
+def _in_flight(account: TradingAccount) -> dict[str, Decimal]:
+    """Symbols with an order not yet final, and the quote value of their open buys."""
+    flight: dict[str, Decimal] = {}
+    rows = Order.objects.filter(account=account, status__in=OPEN_ORDER_STATUSES)
+    for symbol, side, amount, filled, price, avg in rows.values_list(
+        "symbol", "side", "amount", "filled_amount", "price", "average_price"
+    ):
+        value = (amount - filled) * (price or avg or Decimal("0")) if side == "buy" else Decimal("0")
+        flight[symbol] = flight.get(symbol, Decimal("0")) + value
+    return flight
 
 
 def _guarded_candles(feed: Feed, account: TradingAccount, cursor: int, policy: RiskPolicy):
@@ -376,9 +542,11 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
     book, policy, exchange, result = tick.book, tick.policy, tick.exchange, tick.result
     correlation_id, config_hash, cursor = tick.correlation_id, tick.config_hash, tick.cursor
     account, symbol = book.account, signal.symbol
-    market = market_get(symbol)
+    if symbol in tick.in_flight:
+        return  # an earlier order on it is not settled yet (LIVE): no second one
+    market = exchange.market(symbol) if tick.live else market_get(symbol)
     last = book.marks[symbol]
-    price = exchange.quote_price(market=market, side=signal.side, last_price=last)
+    price = _quote_price(tick, market, signal.side, last)
     equity = book.equity()
     if signal.side == "buy":
         value = position_value(
@@ -389,12 +557,13 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
             trade_pnls=_strategy_trade_pnls(strategy) if policy.sizing.method == "kelly" else None,
         )
         if account.mode == TradingMode.LIVE:
-            # The capital ladder caps what LIVE positions may hold in total (SPEC T8).
-            deployed = sum(book.open_values().values(), Decimal("0"))
+            # The capital ladder caps what LIVE positions and open buys hold in total (SPEC T8).
+            deployed = sum(book.open_values().values(), Decimal("0")) + sum(tick.in_flight.values(), Decimal("0"))
             value = capital_clip(value=value, deployed=deployed, cap=capital_cap(account))
         amount = market.floor_amount(value / price)
     else:
-        amount = book.positions[symbol].quantity
+        # A fee charged in coins can leave the position off the lot step: sell what is on it.
+        amount = market.floor_amount(book.positions[symbol].quantity)
     if amount <= 0:
         return
     intent = OrderIntent(
@@ -412,9 +581,7 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
                 policy=policy,
                 stop_level=account.stop_level,
                 mode=account.mode,
-                # The scenario feed's candle is generated as it is read, so it is never stale;
-                # live feeds pass their ticker's age here (SPEC R7).
-                data_age_seconds=0.0,
+                data_age_seconds=tick.data_age_seconds(symbol),
                 pacing=_pacing_now(tick),
                 equity=equity,
                 position_values=book.open_values(),
@@ -446,6 +613,12 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
         if refusal.rule in ALERTING_RULES:
             alert_raise(account_id=account.pk, type=refusal.rule, message=str(refusal), details={"symbol": symbol})
         return
+    key = idempotency_key_for(
+        account_id=account.pk, cursor=cursor, strategy_id=strategy.pk if strategy else 0, symbol=symbol
+    )
+    if tick.live:
+        _act_live(tick, strategy, signal, amount=amount, price=price, key=key)
+        return
     order, fill = order_execute_paper(
         account=account,
         strategy=strategy,
@@ -455,9 +628,7 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
         amount=amount,
         last_price=last,
         exchange=exchange,
-        idempotency_key=idempotency_key_for(
-            account_id=account.pk, cursor=cursor, strategy_id=strategy.pk if strategy else 0, symbol=symbol
-        ),
+        idempotency_key=key,
         correlation_id=correlation_id,
         config_hash=config_hash,
         actor=ENGINE,
@@ -469,15 +640,45 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
     result.orders.append(order)
 
 
+def _quote_price(tick: _Tick, market, side: str, last: Decimal) -> Decimal:
+    """The price a market order would take now: the live ticker's ask or bid polled for this
+    tick (no network call inside the transaction), or the paper exchange's book."""
+    if tick.live:
+        ticker = tick.feed.ticker(market.symbol, tick.cursor)
+        return (ticker and (ticker.ask if side == "buy" else ticker.bid)) or last
+    return tick.exchange.quote_price(market=market, side=side, last_price=last)
+
+
+def _act_live(tick: _Tick, strategy: Strategy | None, signal: Signal, *, amount: Decimal, price: Decimal, key: str):
+    """Record a gated LIVE order as submitted in this tick's transaction; it is sent to the
+    exchange once the transaction commits (`_live_tick`)."""
+    order, created = order_prepare_live(
+        account=tick.book.account,
+        strategy=strategy,
+        symbol=signal.symbol,
+        side=signal.side,
+        amount=amount,
+        idempotency_key=key,
+        actor=ENGINE,
+        correlation_id=tick.correlation_id,
+        config_hash=tick.config_hash,
+        reason=signal.reason,
+    )
+    tick.in_flight[signal.symbol] = amount * price if signal.side == "buy" else Decimal("0")
+    if created:
+        tick.to_send.append(order)
+    tick.result.orders.append(order)
+
+
 def _after_commit(account: TradingAccount, result: TickResult) -> None:
     label = str(account.pk)
     filled = [o for o in result.orders if o.status == "filled"]
     if filled:
         metrics.fills_total.labels(account=label).inc(len(filled))
-    event = tick_event(account=account, seq=result.seq, marks=result.marks, orders=result.orders)
+    event = tick_event(account=account, seq=result.seq, marks=result.marks, orders=result.orders, now=result.state)
     metrics.open_positions.labels(account=label).set(len(event["positions"]))
     metrics.exposure_pct.labels(account=label).set(float(event["exposure_pct"]))
     metrics.total_pnl_usd.labels(account=label).set(float(event["pnl"]["total"]))
     metrics.total_pnl_pct.labels(account=label).set(float(event["pnl"]["total_pct"]))
     metrics.pnl_daily_usd.labels(account=label).set(float(event["pnl"]["today"]))
-    account_event_publish(account_id=account.pk, event=event)
+    account_event_publish(account_id=account.pk, event=event, seq=result.stream_seq)

@@ -4,15 +4,87 @@ exchange state applied to the local row, fills booked once per exchange trade id
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F
 
-from compliance.services import Actor, audit_append
+from compliance.services import Actor, audit_append, audit_batch
 from trading.exceptions import ExchangeError, OrderRejected
 from trading.exchanges.live import ExchangeOrder, ExchangeTrade, LiveExchange
 from trading.exchanges.paper import PaperFill
 from trading.models import Fill, Order, OrderStatus, Position, TradingAccount
+from trading.positions import cash_delta, fee_in_base
 from trading.services.orders import _order_event, _position_book, order_transition
 
 FINAL = {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED}
+
+
+def order_prepare_live(
+    *,
+    account: TradingAccount,
+    symbol: str,
+    side: str,
+    amount: Decimal,
+    idempotency_key: str,
+    actor: Actor,
+    correlation_id: str = "",
+    config_hash: str = "",
+    order_type: str = "market",
+    price: Decimal | None = None,
+    strategy=None,
+    reason: str = "",
+) -> tuple[Order, bool]:
+    """Record an order as submitted, inside the caller's transaction, before the exchange is
+    called (`order_send_live`, after that transaction commits). A crash between the two
+    leaves a submitted row that reconciliation settles by client order id (= idempotency
+    key). Returns (order, created); an existing key returns its order untouched."""
+    order, created = Order.objects.get_or_create(
+        idempotency_key=idempotency_key,
+        defaults={
+            "account": account,
+            "strategy": strategy,
+            "symbol": symbol,
+            "side": side,
+            "order_type": order_type,
+            "amount": amount,
+            "price": price,
+            "correlation_id": correlation_id,
+        },
+    )
+    if created:
+        _order_event(order, actor=actor, config_hash=config_hash, extra={"reason": reason} if reason else None)
+        order_transition(order=order, status=OrderStatus.SUBMITTED, actor=actor, config_hash=config_hash)
+    return order, created
+
+
+def order_send_live(*, order: Order, exchange: LiveExchange, actor: Actor, config_hash: str = "") -> Order:
+    """Send a committed, submitted order to the exchange with its idempotency key as client
+    order id, and apply the answer. Must run outside any transaction: the submitted row has
+    to be durable before the exchange can act on it. A rejection is recorded; an unknown
+    outcome (lost answer, timeout) leaves the order submitted for reconciliation."""
+    try:
+        remote = exchange.create_order(
+            symbol=order.symbol,
+            side=order.side,
+            amount=order.amount,
+            client_order_id=order.idempotency_key,
+            order_type=order.order_type,
+            price=order.price,
+        )
+    except OrderRejected as exc:
+        with transaction.atomic():
+            order = Order.objects.select_for_update().get(pk=order.pk)
+            if order.status not in FINAL:
+                order.reject_reason = str(exc)
+                order_transition(
+                    order=order,
+                    status=OrderStatus.REJECTED,
+                    actor=actor,
+                    config_hash=config_hash,
+                    extra={"reason": str(exc)},
+                )
+        return order
+    except ExchangeError:
+        return order  # outcome unknown: submitted until reconciliation settles it
+    return order_apply_remote(order_id=order.pk, remote=remote, trades=remote.trades, actor=actor)
 
 
 def order_submit_live(
@@ -30,58 +102,34 @@ def order_submit_live(
     price: Decimal | None = None,
     strategy=None,
 ) -> Order:
-    """Place an order exactly once. The row is committed as submitted before the exchange is
-    called, so a crash or a lost answer leaves it for reconciliation to resolve by client
-    order id (= idempotency key); a retried submit with the same key is a no-op that
-    returns the existing order. Rejections are recorded; an unknown outcome stays submitted."""
-    with transaction.atomic():
-        order, created = Order.objects.get_or_create(
-            idempotency_key=idempotency_key,
-            defaults={
-                "account": account,
-                "strategy": strategy,
-                "symbol": symbol,
-                "side": side,
-                "order_type": order_type,
-                "amount": amount,
-                "price": price,
-                "correlation_id": correlation_id,
-            },
-        )
-        if not created:
-            return order
-        _order_event(order, actor=actor, config_hash=config_hash)
-        order_transition(order=order, status=OrderStatus.SUBMITTED, actor=actor, config_hash=config_hash)
-    try:
-        remote = exchange.create_order(
+    """Place an order exactly once: `order_prepare_live` committed, then `order_send_live`.
+    A retried submit with the same key is a no-op that returns the existing order."""
+    with transaction.atomic(), audit_batch():
+        order, created = order_prepare_live(
+            account=account,
             symbol=symbol,
             side=side,
             amount=amount,
-            client_order_id=idempotency_key,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            correlation_id=correlation_id,
+            config_hash=config_hash,
             order_type=order_type,
             price=price,
+            strategy=strategy,
         )
-    except OrderRejected as exc:
-        with transaction.atomic():
-            order = Order.objects.select_for_update().get(pk=order.pk)
-            order.reject_reason = str(exc)
-            order_transition(
-                order=order,
-                status=OrderStatus.REJECTED,
-                actor=actor,
-                config_hash=config_hash,
-                extra={"reason": str(exc)},
-            )
+    if not created:
         return order
-    except ExchangeError:
-        return order  # outcome unknown: submitted until reconciliation settles it
-    return order_apply_remote(order_id=order.pk, remote=remote, trades=remote.trades, actor=actor)
+    return order_send_live(order=order, exchange=exchange, actor=actor, config_hash=config_hash)
 
 
-def _fill_book(order: Order, trade: ExchangeTrade, quote: str) -> bool:
-    """Book one exchange trade as a fill (once per trade id); returns whether it was new."""
+def _fill_book(order: Order, trade: ExchangeTrade, quote: str) -> Decimal | None:
+    """Book one exchange trade as a fill (once per trade id): the fill row, the position and
+    the account's cash, with the same arithmetic as paper fills and the rebuild from fills.
+    Returns the P&L it realized, or None if the trade was booked before."""
     if Fill.objects.filter(order=order, exchange_trade_id=trade.id).exists():
-        return False
+        return None
+    fee_currency = trade.fee_currency or quote
     Fill.objects.create(
         order=order,
         account_id=order.account_id,
@@ -90,33 +138,41 @@ def _fill_book(order: Order, trade: ExchangeTrade, quote: str) -> bool:
         amount=trade.amount,
         price=trade.price,
         fee=trade.fee,
-        fee_currency=trade.fee_currency or quote,
+        fee_currency=fee_currency,
         liquidity=trade.liquidity if trade.liquidity in ("maker", "taker") else "taker",
         exchange_trade_id=trade.id,
         correlation_id=order.correlation_id,
     )
-    # Positions are in the quote currency: a fee charged in the base asset is valued at the price.
-    fee_quote = trade.fee if (trade.fee_currency or quote) == quote else trade.fee * trade.price
+    in_base = fee_in_base(symbol=order.symbol, fee_currency=fee_currency)
     position, _ = Position.objects.select_for_update().get_or_create(account_id=order.account_id, symbol=order.symbol)
+    realized_before = position.realized_pnl
     _position_book(
         position,
         side=order.side,
-        fill=PaperFill(price=trade.price, amount=trade.amount, fee=fee_quote, fee_currency=quote),
+        fill=PaperFill(price=trade.price, amount=trade.amount, fee=trade.fee, fee_currency=fee_currency),
+        fee_in_base=in_base,
     )
-    return True
+    # An increment, not a save of a read value: a tick holding the account row keeps its own
+    # copy of the cash, and this must add to whatever the row holds when it commits.
+    delta = cash_delta(side=order.side, amount=trade.amount, price=trade.price, fee=trade.fee, fee_in_base=in_base)
+    TradingAccount.objects.filter(pk=order.account_id).update(cash_balance=F("cash_balance") + delta)
+    return position.realized_pnl - realized_before
 
 
 def order_apply_remote(
     *, order_id: int, remote: ExchangeOrder, trades: tuple[ExchangeTrade, ...] | list, actor: Actor
 ) -> Order:
-    """Bring the local order to what the exchange reports: new fills booked, amounts and
-    fees copied, one audited transition per state change, the not-found counter reset. The
-    row lock keeps a submitter and the reconciler from applying the same answer twice."""
-    with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("account").get(pk=order_id)
+    """Bring the local order to what the exchange reports: new fills booked (position, cash,
+    realized P&L), amounts and fees copied, one audited transition per state change, the
+    not-found counter reset. The row lock keeps a submitter and the reconciler from applying
+    the same answer twice."""
+    with transaction.atomic(), audit_batch():
+        order = Order.objects.select_for_update().get(pk=order_id)
         quote = order.symbol.split("/")[1]
         for trade in trades:
-            _fill_book(order, trade, quote)
+            realized = _fill_book(order, trade, quote)
+            if realized:
+                order.realized_pnl += realized
         fills = list(Fill.objects.filter(order=order))
         filled = sum((f.amount for f in fills), Decimal("0"))
         changed = filled != order.filled_amount or order.exchange_order_id != remote.id

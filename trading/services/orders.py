@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from compliance.services import Actor, audit_append
+from compliance.services import Actor, audit_append, audit_batch
 from trading.exceptions import OrderRejected
 from trading.exchanges.paper import PaperExchange, PaperExecution, PaperFill
 from trading.markets import Market
@@ -43,11 +43,16 @@ def _order_event(order: Order, *, actor: Actor, config_hash: str, extra: dict | 
     )
 
 
-def order_transition(*, order: Order, status: str, actor: Actor, config_hash: str, extra: dict | None = None) -> None:
-    """Move `order` to `status` (IllegalTransition if the state machine forbids it) and audit."""
+def order_transition(
+    *, order: Order, status: str, actor: Actor, config_hash: str, extra: dict | None = None, save: bool = True
+) -> None:
+    """Move `order` to `status` (IllegalTransition if the state machine forbids it) and audit.
+    `save=False` leaves the row to a later save in the same transaction (a paper order goes
+    through all its states in one: one write instead of one per state)."""
     order.check_transition(status)
     order.status = status
-    order.save()
+    if save:
+        order.save()
     _order_event(order, actor=actor, config_hash=config_hash, extra=extra)
 
 
@@ -90,7 +95,42 @@ def order_execute_paper(
     `reason` (the signal or exit rule behind the order) is kept in its first audit event.
     `at` stamps the order and its fill (the engine passes its tick's time, so a fill and the
     equity snapshot it moved always fall in the same period)."""
-    at = at or timezone.now()
+    with audit_batch():  # its three to four events: one chain-head lock, one insert
+        return _execute_paper(
+            account=account,
+            strategy=strategy,
+            position=position,
+            market=market,
+            side=side,
+            amount=amount,
+            last_price=last_price,
+            exchange=exchange,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            config_hash=config_hash,
+            actor=actor,
+            reason=reason,
+            at=at or timezone.now(),
+        )
+
+
+def _execute_paper(
+    *,
+    account,
+    strategy,
+    position,
+    market,
+    side,
+    amount,
+    last_price,
+    exchange,
+    idempotency_key,
+    correlation_id,
+    config_hash,
+    actor,
+    reason,
+    at,
+) -> tuple[Order, PaperExecution | None]:
     order = Order.objects.create(
         created_at=at,
         account=account,
@@ -102,7 +142,7 @@ def order_execute_paper(
         correlation_id=correlation_id,
     )
     _order_event(order, actor=actor, config_hash=config_hash, extra={"reason": reason} if reason else None)
-    order_transition(order=order, status=OrderStatus.SUBMITTED, actor=actor, config_hash=config_hash)
+    order_transition(order=order, status=OrderStatus.SUBMITTED, actor=actor, config_hash=config_hash, save=False)
     try:
         fill = exchange.execute_market(
             market=market, side=side, amount=amount, last_price=last_price, available_quote=account.cash_balance
@@ -133,34 +173,35 @@ def order_execute_paper(
     order.filled_amount, order.average_price = fill.amount, fill.price
     order.fee, order.fee_currency = fill.fee, fill.fee_currency
     order.exchange_order_id = f"paper-{order.pk}"
+    realized_before = position.realized_pnl
+    for part in fill.fills:
+        _position_book(position, side=side, fill=part)
+    order.realized_pnl = position.realized_pnl - realized_before
     if not fill.complete:
         # A book thinner than the order: what filled stays, the rest expires (IOC).
-        order_transition(order=order, status=OrderStatus.PARTIALLY_FILLED, actor=actor, config_hash=config_hash)
-    order_transition(
+        order_transition(
+            order=order, status=OrderStatus.PARTIALLY_FILLED, actor=actor, config_hash=config_hash, save=False
+        )
+    order_transition(  # the one write of the order's final state
         order=order,
         status=OrderStatus.FILLED if fill.complete else OrderStatus.EXPIRED,
         actor=actor,
         config_hash=config_hash,
         extra={"price": fill.price, "fee": fill.fee},
     )
-    realized_before = position.realized_pnl
-    for part in fill.fills:
-        _position_book(position, side=side, fill=part)
-    if position.realized_pnl != realized_before:
-        order.realized_pnl = position.realized_pnl - realized_before
-        order.save(update_fields=["realized_pnl"])
     for part in fill.fills:
         account.cash_balance += cash_delta(side=side, amount=part.amount, price=part.price, fee=part.fee)
     return order, fill
 
 
-def _position_book(position: Position, *, side: str, fill: PaperFill) -> None:
+def _position_book(position: Position, *, side: str, fill: PaperFill, fee_in_base: bool = False) -> None:
     state = position_apply_fill(
         PositionState(position.quantity, position.average_cost, position.realized_pnl),
         side=side,
         amount=fill.amount,
         price=fill.price,
         fee=fill.fee,
+        fee_in_base=fee_in_base,
     )
     if position.quantity == 0 and state.quantity > 0:
         position.opened_at = timezone.now()
