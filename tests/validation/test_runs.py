@@ -124,6 +124,8 @@ def test_validate_command_reports_json_and_exits_non_zero_on_no_go(capsys, tmp_p
     call_command("validate", "--mode", "quick", "--only", "risk_limits", "--format", "json")
     report = json.loads(capsys.readouterr().out)
     assert report["decision"] == "GO" and report["checks"][0]["check_id"] == "BIZ-002"
+    assert report["budget_seconds"] == 60 and report["within_budget"] is True
+    assert 0 <= report["wall_seconds"] <= report["budget_seconds"]
     with pytest.raises(CommandError, match="NO-GO"):
         call_command(
             "validate",
@@ -137,3 +139,21 @@ def test_validate_command_reports_json_and_exits_non_zero_on_no_go(capsys, tmp_p
             str(tmp_path / "r.html"),
         )
     assert "OPS-001" in (tmp_path / "r.html").read_text()
+
+
+def test_a_report_compares_the_run_wall_time_with_its_mode_budget():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from validation.reports import report_render
+
+    end = timezone.now()
+    slow = ValidationRun.objects.create(
+        mode="quick", trigger="ci", started_at=end - timedelta(seconds=75), finished_at=end
+    )
+    report = json.loads(report_render(run=slow, fmt="json"))
+    assert (report["wall_seconds"], report["budget_seconds"], report["within_budget"]) == (75.0, 60, False)
+    assert "wall time 75.0 s of the quick budget 60 s  OVER BUDGET" in report_render(run=slow, fmt="text")
+    running = ValidationRun.objects.create(mode="standard", trigger="ci", status="running")
+    assert json.loads(report_render(run=running, fmt="json"))["within_budget"] is None
