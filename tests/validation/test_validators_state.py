@@ -201,6 +201,26 @@ def test_credentials_passes_when_every_stored_secret_is_a_fernet_token(loaded):
     assert result.evidence["figures"]["values_checked"] == 3
 
 
+def test_credentials_stores_a_throwaway_credential_and_reads_the_raw_table_even_with_none_stored(loaded):
+    from trading.models import ExchangeCredential, TradingAccount
+
+    result = run_check("credentials", make_ctx(loaded))
+    assert result.status == "passed", result.details
+    probe = result.evidence["storage_probe"]
+    assert sorted(probe) == ["api_key_encrypted", "secret_encrypted"] and set(probe.values()) == {"fernet"}
+    # The probe's rows were rolled back.
+    assert not ExchangeCredential.objects.exists() and not TradingAccount.objects.exists()
+
+
+def test_credentials_fails_when_the_storage_path_stops_encrypting(loaded, monkeypatch):
+    from genesis_site import secrets
+
+    monkeypatch.setattr(secrets, "encrypt", lambda text: text)  # the crafted defect
+    result = run_check("credentials", make_ctx(loaded))
+    assert result.status == "failed"
+    assert "a stored api_key_encrypted reached the table unencrypted" in result.details
+
+
 def test_credentials_fails_on_a_secret_stored_in_plain_text(loaded):
     from trading.models import ExchangeCredential
 
