@@ -138,4 +138,14 @@ class PaperTradingValidator(ProbeValidator):
             problems.append(f"suite return {total} % below the target {c.min_profit_pct:g} %")
         figures = {"suite_return_pct": total, **{f"{n}_return_pct": s["return_pct"] for n, s in f["scenarios"].items()}}
         ok = f"suite return {total} % over {len(f['scenarios'])} scenarios, drawdowns within {c.max_drawdown_pct:g} %"
-        return verdict(problems, [], ok, {"figures": figures, "scenarios": f["scenarios"], "ticks": f["ticks"]})
+        evidence = {"figures": figures, "scenarios": f["scenarios"], "ticks": f["ticks"], "pacing": PACING_NOTE}
+        result = verdict(problems, [], ok, evidence)
+        # Say it where it is read: the figures are those of the strategies without trade spacing.
+        result.details += f" ({PACING_NOTE})"
+        return result
+
+
+PACING_NOTE = (
+    "replayed tick after tick with the policy's pacing rules lifted (they count wall-clock seconds), "
+    "so trade spacing is not the configured one"
+)
