@@ -157,3 +157,31 @@ def test_a_report_compares_the_run_wall_time_with_its_mode_budget():
     assert "wall time 75.0 s of the quick budget 60 s  OVER BUDGET" in report_render(run=slow, fmt="text")
     running = ValidationRun.objects.create(mode="standard", trigger="ci", status="running")
     assert json.loads(report_render(run=running, fmt="json"))["within_budget"] is None
+
+
+def test_a_run_whose_framework_fails_is_closed_as_an_error_and_does_not_block_the_next():
+    from validation.services import validation_run_execute
+
+    run = validation_run_start(mode="quick", only=["strategy"], actor=OPS, trigger="ci", queue=False)
+    ValidationRun.objects.filter(pk=run.pk).update(checks_planned=["a_validator_removed_since"])
+    with pytest.raises(KeyError):
+        validation_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert (run.status, run.decision) == ("error", "NO_GO") and "KeyError" in run.error
+    assert AuditEvent.objects.filter(action="validation.run_error", object_id=str(run.pk)).exists()
+    assert validation_run_now(mode="quick", only=["strategy"], actor=OPS, trigger="ci").status == "finished"
+
+
+def test_a_second_start_while_one_is_pending_is_refused_naming_it():
+    from validation.exceptions import RunInProgress
+
+    first = validation_run_start(mode="quick", only=["strategy"], actor=OPS, trigger="ci", queue=False)
+    with pytest.raises(RunInProgress, match=f"validation run {first.pk} \\(quick"):
+        validation_run_start(mode="quick", only=["strategy"], actor=OPS, trigger="api")
+    assert ValidationRun.objects.count() == 1
+    # Another account is not blocked by it.
+    account = TradingAccountFactory()
+    other = validation_run_start(
+        mode="quick", only=["strategy"], actor=OPS, trigger="api", account_id=account.pk, queue=False
+    )
+    assert other.account_id == account.pk
