@@ -243,3 +243,14 @@ def test_an_audit_event_count_is_measured_not_assumed(loaded):
     assert not AuditEvent.objects.exists()
     result = run_check("compliance", make_ctx(loaded))
     assert result.evidence["audit_events_checked"] == 0
+
+
+def test_timed_checks_record_the_machine_load_and_say_when_it_was_busy(loaded):
+    from validation.validators.base import load_note, machine_load
+
+    load = machine_load()
+    assert load["cores"] >= 1 and load["busy"] == (load["load_1m"] > 1.5 * load["cores"])
+    assert load_note({"busy": True, "load_1m": 9.0, "cores": 2}).startswith(" (machine busy: load 9 on 2 cores")
+    assert load_note({"busy": False, "load_1m": 0.5, "cores": 2}) == ""
+    result = run_check("database", make_ctx(loaded, database={"query_p99_ms": 1000}))
+    assert result.evidence["machine_load"]["cores"] == load["cores"]

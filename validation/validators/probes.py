@@ -4,7 +4,7 @@ stability (TECH-003), performance (PERF-001), load (PERF-002), paper trading (BI
 from risk.selectors import config_version_active
 from validation.probe import ProbeFailed, probe_run
 from validation.validators import register
-from validation.validators.base import BaseValidator, Context, Result, verdict
+from validation.validators.base import BaseValidator, Context, Result, load_note, machine_load, verdict
 
 
 def _policy(ctx: Context) -> str | None:
@@ -30,7 +30,11 @@ class ProbeValidator(BaseValidator):
             figures = probe_run(self.probe, params=self.params(ctx), timeout=ctx.mode.budget_seconds * 2)
         except ProbeFailed as exc:
             return Result("failed", str(exc), {})
-        return self.judge(ctx, figures)
+        load = machine_load()
+        result = self.judge(ctx, figures)
+        result.evidence["machine_load"] = load
+        result.details += load_note(load)
+        return result
 
 
 @register
