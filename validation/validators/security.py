@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -278,6 +279,12 @@ class CodeSecurityValidator(BaseValidator):
     parallel_safe = False
 
     def measure(self, ctx: Context) -> Result:
+        # Both are child processes and neither is timed: check --deploy runs beside bandit.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="check-deploy") as pool:
+            deploy = pool.submit(check_deploy, ctx.base_dir) if (ctx.base_dir / "manage.py").is_file() else None
+            return self._judge(ctx, deploy)
+
+    def _judge(self, ctx: Context, deploy: Future | None) -> Result:
         crit = ctx.criteria.security
         problems, warnings, evidence = [], [], {}
         report = run_bandit(ctx.base_dir, [t for t in crit.bandit_targets if (ctx.base_dir / t).exists()])
@@ -294,8 +301,8 @@ class CodeSecurityValidator(BaseValidator):
                 problems.append(f"bandit {f['test']} ({f['severity']}) at {f['where']}")
             elif f["severity"] != "LOW":
                 warnings.append(f"bandit {f['test']} ({f['severity']}) at {f['where']}")
-        if (ctx.base_dir / "manage.py").is_file():
-            ok, output = check_deploy(ctx.base_dir)
+        if deploy is not None:
+            ok, output = deploy.result()
             evidence["check_deploy"] = output
             if not ok:
                 problems.append(
