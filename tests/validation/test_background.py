@@ -80,9 +80,12 @@ def operator_client():
 
 
 def _post(client, account):
-    return client.post(
-        RUNS, {"mode": "quick", "only": ["test_gate"], "account": account.pk}, content_type="application/json"
-    )
+    """POST from a thread of its own, as a request thread; its connections closed after."""
+    try:
+        payload = {"mode": "quick", "only": ["test_gate"], "account": account.pk}
+        return client.post(RUNS, payload, content_type="application/json")
+    finally:
+        connections.close_all()
 
 
 async def _events_until(layer, channel, done, timeout=20.0):
