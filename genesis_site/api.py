@@ -27,7 +27,7 @@ from risk.exceptions import ConfigInvalid, RiskError, RiskRefused
 from trading.exceptions import IllegalTransition, TradingError
 from trading.markets import UnknownMarket
 from trading.selectors import accounts_visible_to
-from validation.exceptions import ValidationDomainError
+from validation.exceptions import RunInProgress, ValidationDomainError
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 DOMAIN_STATUS = {
     IllegalTransition: status.HTTP_409_CONFLICT,
     RiskRefused: status.HTTP_409_CONFLICT,
+    RunInProgress: status.HTTP_409_CONFLICT,
     ConfigInvalid: status.HTTP_400_BAD_REQUEST,
     FailedTaskConflict: status.HTTP_409_CONFLICT,
 }

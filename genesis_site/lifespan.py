@@ -1,8 +1,10 @@
 """ASGI lifespan: starts and stops the periodic jobs with the server."""
 
+import asyncio
+
 from django.conf import settings
 
-from genesis_site.scheduler import PeriodicRunner, beat_jobs
+from genesis_site.scheduler import PeriodicRunner, background, beat_jobs
 
 WATCHDOG_SECONDS = 10.0
 
@@ -32,6 +34,8 @@ class LifespanMiddleware:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if settings.CELERY_TASK_ALWAYS_EAGER:  # embedded: long jobs run on this loop's side
+                    background.bind(asyncio.get_running_loop())
                 self.runners = self._runners()
                 for runner in self.runners:
                     runner.start()
@@ -39,5 +43,6 @@ class LifespanMiddleware:
             elif message["type"] == "lifespan.shutdown":
                 for runner in self.runners:
                     await runner.stop()
+                background.bind(None)
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -10,14 +10,16 @@ own loop, where the in-memory layer's queues live.
 
 import asyncio
 import logging
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
 
 from asgiref.sync import sync_to_async
 from celery import current_app
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 logger = logging.getLogger(__name__)
 Job = tuple[str, float, Callable[[], None]]
@@ -92,3 +94,74 @@ class PeriodicRunner:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.executor.shutdown(wait=False)
         logger.info("periodic jobs stopped")
+
+
+class _DaemonExecutor(Executor):
+    """One daemon thread running submitted calls in order. Unlike ThreadPoolExecutor's
+    threads it is not joined at interpreter exit: stopping the server does not wait for a
+    ten-minute validation run (which is then left running in the database, and abandoned
+    runs are expired by their owner, see validation.services)."""
+
+    def __init__(self, thread_name: str):
+        self.calls: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._work, name=thread_name, daemon=True)
+        self.thread.start()
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        self.calls.put((future, fn, args, kwargs))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            future, fn, args, kwargs = self.calls.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
+
+
+class BackgroundWorker:
+    """Long work started by a request in the embedded mode (a validation run), off the
+    request thread: the request returns at once and the work runs on this worker's one
+    thread, jobs one after the other, each with its own database connections closed after
+    use. While the ASGI server's loop is bound (lifespan startup), a job runs through
+    sync_to_async from that loop, so its channel-layer sends land on the loop where the
+    in-memory layer's queues live, as the scheduler's jobs do. Unbound (a management
+    command, a plain WSGI test client) it runs on the thread directly."""
+
+    def __init__(self, *, thread_name: str = "genesis-background"):
+        self.thread_name = thread_name
+        self.executor: _DaemonExecutor | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.lock = threading.Lock()
+
+    def bind(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.loop = loop
+
+    def _executor(self) -> _DaemonExecutor:
+        with self.lock:
+            if self.executor is None:
+                self.executor = _DaemonExecutor(self.thread_name)
+            return self.executor
+
+    def submit(self, name: str, func: Callable[[], None]) -> None:
+        executor, loop = self._executor(), self.loop
+        if loop is not None and loop.is_running() and not loop.is_closed():
+            run = sync_to_async(_run_closing, thread_sensitive=False, executor=executor)
+            asyncio.run_coroutine_threadsafe(run(name, func), loop)
+        else:
+            executor.submit(_run_closing, name, func)
+
+
+def _run_closing(name: str, func: Callable[[], None]) -> None:
+    """A background job owns its connections: closed (back to the pool) when it ends."""
+    try:
+        _run_logged(name, func)
+    finally:
+        connections.close_all()
+
+
+background = BackgroundWorker()

@@ -13,6 +13,12 @@ class RunRefused(ValidationDomainError):
     code = "validation_run_refused"
 
 
+class RunInProgress(RunRefused):
+    """A run of the same account is still pending or running (one at a time per account)."""
+
+    code = "validation_run_in_progress"
+
+
 class GoLiveRefused(ValidationDomainError):
     code = "golive_refused"
 

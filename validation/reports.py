@@ -4,7 +4,21 @@ import json
 
 from django.template.loader import render_to_string
 
+from validation.criteria import criteria_load
+from validation.exceptions import CriteriaInvalid
 from validation.models import GoLiveDecision, ValidationRun
+
+
+def _timing(run: ValidationRun) -> dict:
+    """The run's wall time (start to finish, queueing included) against its mode's time
+    budget (SPEC V3: quick <= 60 s, standard <= 10 min)."""
+    try:
+        budget = criteria_load().criteria.modes[run.mode].budget_seconds
+    except (CriteriaInvalid, KeyError):
+        budget = None
+    wall = round((run.finished_at - run.started_at).total_seconds(), 1) if run.finished_at else None
+    within = None if wall is None or budget is None else wall <= budget
+    return {"wall_seconds": wall, "budget_seconds": budget, "within_budget": within}
 
 
 def run_report(*, run: ValidationRun, decision: GoLiveDecision | None = None) -> dict:
@@ -23,6 +37,7 @@ def run_report(*, run: ValidationRun, decision: GoLiveDecision | None = None) ->
         "criteria_sha256": run.criteria_sha256,
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        **_timing(run),
         "blocking_issues": [line for line in run.error.splitlines() if line],
         "checks": [
             {
@@ -80,6 +95,10 @@ def _text(data: dict) -> str:
         f"code {data['code_version'][:12] or '-'}  config {data['config_hash'][:12] or '-'}  "
         f"criteria {data['criteria_sha256'][:12]}",
     ]
+    if data["wall_seconds"] is not None:
+        over = "" if data["within_budget"] is not False else "  OVER BUDGET"
+        budget = f" of the {data['mode']} budget {data['budget_seconds']:g} s" if data["budget_seconds"] else ""
+        lines.append(f"wall time {data['wall_seconds']:.1f} s{budget}{over}")
     for check in data["checks"]:
         flag = " [blocking]" if check["blocking"] else ""
         lines.append(

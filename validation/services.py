@@ -4,6 +4,8 @@ ChatOps command and `manage.py validate` all call these functions."""
 import logging
 import os
 import subprocess
+from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -14,7 +16,7 @@ from compliance.services import Actor, audit_append
 from risk.selectors import config_version_active
 from trading.models import TradingAccount
 from validation.criteria import MODES, LoadedCriteria, criteria_load
-from validation.exceptions import RunRefused
+from validation.exceptions import RunInProgress, RunRefused
 from validation.live import run_event_publish
 from validation.models import CheckResult, CheckStatus, Decision, RunStatus, ValidationRun
 from validation.validators import REGISTRY, validators_select
@@ -63,9 +65,10 @@ def validation_run_start(
     queue: bool = True,
 ) -> ValidationRun:
     """Record a new run and queue it (after commit; `queue=False` leaves executing it to the
-    caller). The run validates `account_id`'s active
-    configuration when given. RunRefused names a bad mode, trigger, account or check name;
-    CriteriaInvalid a malformed criteria file. Nothing is recorded on refusal."""
+    caller). The run validates `account_id`'s active configuration when given. One run at a
+    time per account (runs without an account count as one more account): RunInProgress names
+    the run still pending or running. RunRefused names a bad mode, trigger, account or check
+    name; CriteriaInvalid a malformed criteria file. Nothing is recorded on refusal."""
     if mode not in MODES:
         raise RunRefused(f"mode: {mode!r} is not one of {', '.join(MODES)}")
     if trigger not in TRIGGERS:
@@ -75,6 +78,9 @@ def validation_run_start(
     account = _account_for_run(account_id)
     version = config_version_active(account_id=account.pk) if account else None
     with transaction.atomic():
+        if account is not None:  # two starts for one account queue here; the second is refused
+            TradingAccount.objects.select_for_update().filter(pk=account.pk).first()
+        _refuse_when_running(account_id=account.pk if account else None, criteria=loaded)
         run = ValidationRun.objects.create(
             started_by=user if user is not None and user.is_authenticated else None,
             actor=actor.name,
@@ -99,9 +105,55 @@ def validation_run_start(
     return run
 
 
+def _refuse_when_running(*, account_id: int | None, criteria: LoadedCriteria) -> None:
+    """RunInProgress when a run of this account is pending or running. A run still unfinished
+    twice its mode's budget after its start was abandoned (its process died: a server restart
+    in the embedded mode, a lost worker): it is closed as an error and no longer blocks."""
+    active = ValidationRun.objects.filter(status__in=(RunStatus.PENDING, RunStatus.RUNNING))
+    active = active.filter(account_id=account_id) if account_id is not None else active.filter(account__isnull=True)
+    now = timezone.now()
+    for run in active.order_by("started_at", "pk"):
+        budget = criteria.criteria.modes[run.mode].budget_seconds if run.mode in MODES else 3600
+        if now - run.started_at > timedelta(seconds=2 * budget):
+            _run_abandon(run, f"abandoned: no result {2 * budget:g} s after its start (twice the {run.mode} budget)")
+            continue
+        by = f" by {run.actor}" if run.actor else ""
+        raise RunInProgress(
+            f"run: validation run {run.pk} ({run.mode}, started {run.started_at:%Y-%m-%d %H:%M:%S} UTC{by}) "
+            f"is still {run.status} for this account; wait for it to finish (GET /api/v1/validation-runs/{run.pk}/)"
+        )
+
+
+def _run_abandon(run: ValidationRun, reason: str) -> None:
+    if ValidationRun.objects.filter(pk=run.pk, status__in=(RunStatus.PENDING, RunStatus.RUNNING)).update(
+        status=RunStatus.ERROR, decision=Decision.NO_GO, finished_at=timezone.now(), error=reason[:10000]
+    ):
+        audit_append(
+            actor=Actor.system("validation"),
+            action="validation.run_error",
+            obj=run,
+            config_hash=run.config_hash,
+            payload={"error": reason[:500]},
+        )
+        transaction.on_commit(
+            lambda: run_event_publish(
+                run_id=run.pk,
+                event={"type": "run", "run": run.pk, "status": RunStatus.ERROR, "decision": Decision.NO_GO},
+            )
+        )
+
+
 def _queue(run_id: int) -> None:
+    """Full stack: a Celery task for a worker. Embedded (tasks eager): the same task on the
+    in-process background worker, so the request that started the run returns at once."""
     from validation.tasks import validation_run_execute_task
 
+    if settings.CELERY_TASK_ALWAYS_EAGER and settings.GENESIS_VALIDATION_BACKGROUND:
+        from genesis_site.scheduler import background
+
+        job = partial(validation_run_execute_task.apply, args=(run_id,), throw=True)
+        background.submit(f"validation run {run_id}", job)
+        return
     validation_run_execute_task.delay(run_id)
 
 
@@ -115,6 +167,15 @@ def validation_run_execute(*, run_id: int, criteria: LoadedCriteria | None = Non
         return ValidationRun.objects.get(pk=run_id)
     run = ValidationRun.objects.get(pk=run_id)
     run_event_publish(run_id=run.pk, event={"type": "run", "run": run.pk, "status": run.status})
+    try:
+        return _run_checks(run, criteria)
+    except Exception as exc:  # the framework itself failed (a validator's crash is a failed check)
+        with transaction.atomic():
+            _run_abandon(run, f"the run failed: {type(exc).__name__}: {exc}")
+        raise
+
+
+def _run_checks(run: ValidationRun, criteria: LoadedCriteria | None) -> ValidationRun:
     if not run.checks_planned:
         return _run_finalize(run.pk)
     from validation.tasks import validation_check_run_task

@@ -290,5 +290,9 @@ GENESIS_ERROR_BUDGET_BURN_WINDOWS_HOURS = (1, 6)
 
 # The embedded scheduler runs the beat schedule inside the ASGI server (embedded mode only).
 GENESIS_EMBEDDED_SCHEDULER = env_bool("GENESIS_EMBEDDED_SCHEDULER", True)
+# Embedded mode: a validation run started from the page or the API runs on the background
+# worker's thread and the request returns at once (full stack: a Celery task). Off in the unit
+# tests' settings, where a run started by a test must run inside the test's transaction.
+GENESIS_VALIDATION_BACKGROUND = env_bool("GENESIS_VALIDATION_BACKGROUND", True)
 # Every web process runs the dead man's switch and the engine-silent check (SPEC R6).
 GENESIS_WATCHDOG = env_bool("GENESIS_WATCHDOG", True)

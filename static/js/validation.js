@@ -85,6 +85,8 @@
       $("start-message").textContent = "starting…";
       api(root.dataset.runsUrl, { method: "POST", body: JSON.stringify(body) })
         .then((run) => {
+          // Follow it from now on: its events may arrive before its detail does.
+          currentRun = run.id;
           $("start-message").textContent = `run ${run.id} ${run.status}`;
           return loadRun(run.id);
         })

@@ -40,7 +40,7 @@ def test_an_operator_starts_a_run_and_reads_it_back(account, django_capture_on_c
     body = response.json()
     assert body["checks_planned"] == ["risk_limits"] and body["account"] == account.pk
     run = ValidationRun.objects.get(pk=body["id"])
-    # Queued after commit; eager in embedded mode and in tests, so it has run by now.
+    # Queued after commit; the test settings run it inline (no background thread), so it has run by now.
     assert (run.status, run.decision) == ("finished", "GO")
     assert (run.started_by, run.trigger, run.account) == (user, "dashboard", account)
     detail = client.get(f"{RUNS}{run.pk}/").json()

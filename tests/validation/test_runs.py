@@ -124,6 +124,8 @@ def test_validate_command_reports_json_and_exits_non_zero_on_no_go(capsys, tmp_p
     call_command("validate", "--mode", "quick", "--only", "risk_limits", "--format", "json")
     report = json.loads(capsys.readouterr().out)
     assert report["decision"] == "GO" and report["checks"][0]["check_id"] == "BIZ-002"
+    assert report["budget_seconds"] == 60 and report["within_budget"] is True
+    assert 0 <= report["wall_seconds"] <= report["budget_seconds"]
     with pytest.raises(CommandError, match="NO-GO"):
         call_command(
             "validate",
@@ -137,3 +139,49 @@ def test_validate_command_reports_json_and_exits_non_zero_on_no_go(capsys, tmp_p
             str(tmp_path / "r.html"),
         )
     assert "OPS-001" in (tmp_path / "r.html").read_text()
+
+
+def test_a_report_compares_the_run_wall_time_with_its_mode_budget():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from validation.reports import report_render
+
+    end = timezone.now()
+    slow = ValidationRun.objects.create(
+        mode="quick", trigger="ci", started_at=end - timedelta(seconds=75), finished_at=end
+    )
+    report = json.loads(report_render(run=slow, fmt="json"))
+    assert (report["wall_seconds"], report["budget_seconds"], report["within_budget"]) == (75.0, 60, False)
+    assert "wall time 75.0 s of the quick budget 60 s  OVER BUDGET" in report_render(run=slow, fmt="text")
+    running = ValidationRun.objects.create(mode="standard", trigger="ci", status="running")
+    assert json.loads(report_render(run=running, fmt="json"))["within_budget"] is None
+
+
+def test_a_run_whose_framework_fails_is_closed_as_an_error_and_does_not_block_the_next():
+    from validation.services import validation_run_execute
+
+    run = validation_run_start(mode="quick", only=["strategy"], actor=OPS, trigger="ci", queue=False)
+    ValidationRun.objects.filter(pk=run.pk).update(checks_planned=["a_validator_removed_since"])
+    with pytest.raises(KeyError):
+        validation_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert (run.status, run.decision) == ("error", "NO_GO") and "KeyError" in run.error
+    assert AuditEvent.objects.filter(action="validation.run_error", object_id=str(run.pk)).exists()
+    assert validation_run_now(mode="quick", only=["strategy"], actor=OPS, trigger="ci").status == "finished"
+
+
+def test_a_second_start_while_one_is_pending_is_refused_naming_it():
+    from validation.exceptions import RunInProgress
+
+    first = validation_run_start(mode="quick", only=["strategy"], actor=OPS, trigger="ci", queue=False)
+    with pytest.raises(RunInProgress, match=f"validation run {first.pk} \\(quick"):
+        validation_run_start(mode="quick", only=["strategy"], actor=OPS, trigger="api")
+    assert ValidationRun.objects.count() == 1
+    # Another account is not blocked by it.
+    account = TradingAccountFactory()
+    other = validation_run_start(
+        mode="quick", only=["strategy"], actor=OPS, trigger="api", account_id=account.pk, queue=False
+    )
+    assert other.account_id == account.pk

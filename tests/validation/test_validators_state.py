@@ -201,6 +201,26 @@ def test_credentials_passes_when_every_stored_secret_is_a_fernet_token(loaded):
     assert result.evidence["figures"]["values_checked"] == 3
 
 
+def test_credentials_stores_a_throwaway_credential_and_reads_the_raw_table_even_with_none_stored(loaded):
+    from trading.models import ExchangeCredential, TradingAccount
+
+    result = run_check("credentials", make_ctx(loaded))
+    assert result.status == "passed", result.details
+    probe = result.evidence["storage_probe"]
+    assert sorted(probe) == ["api_key_encrypted", "secret_encrypted"] and set(probe.values()) == {"fernet"}
+    # The probe's rows were rolled back.
+    assert not ExchangeCredential.objects.exists() and not TradingAccount.objects.exists()
+
+
+def test_credentials_fails_when_the_storage_path_stops_encrypting(loaded, monkeypatch):
+    from genesis_site import secrets
+
+    monkeypatch.setattr(secrets, "encrypt", lambda text: text)  # the crafted defect
+    result = run_check("credentials", make_ctx(loaded))
+    assert result.status == "failed"
+    assert "a stored api_key_encrypted reached the table unencrypted" in result.details
+
+
 def test_credentials_fails_on_a_secret_stored_in_plain_text(loaded):
     from trading.models import ExchangeCredential
 
@@ -223,3 +243,14 @@ def test_an_audit_event_count_is_measured_not_assumed(loaded):
     assert not AuditEvent.objects.exists()
     result = run_check("compliance", make_ctx(loaded))
     assert result.evidence["audit_events_checked"] == 0
+
+
+def test_timed_checks_record_the_machine_load_and_say_when_it_was_busy(loaded):
+    from validation.validators.base import load_note, machine_load
+
+    load = machine_load()
+    assert load["cores"] >= 1 and load["busy"] == (load["load_1m"] > 1.5 * load["cores"])
+    assert load_note({"busy": True, "load_1m": 9.0, "cores": 2}).startswith(" (machine busy: load 9 on 2 cores")
+    assert load_note({"busy": False, "load_1m": 0.5, "cores": 2}) == ""
+    result = run_check("database", make_ctx(loaded, database={"query_p99_ms": 1000}))
+    assert result.evidence["machine_load"]["cores"] == load["cores"]

@@ -2,6 +2,7 @@
 format. Every write checks its own permission (genesis_site roles, validation migrations)."""
 
 from django.http import Http404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -59,7 +60,9 @@ class RunListCreateView(ListAPIView):
         return ValidationRun.objects.order_by("-started_at", "-pk")
 
     @extend_schema(
-        summary="Start a validation run.", request=RunStartSerializer, responses={202: RunSerializer, **WRITE_ERRORS}
+        summary="Start a validation run (202 at once; 409 while one runs for the account).",
+        request=RunStartSerializer,
+        responses={202: RunSerializer, **WRITE_ERRORS},
     )
     def post(self, request):
         data = RunStartSerializer(data=request.data)
@@ -72,8 +75,10 @@ class RunListCreateView(ListAPIView):
             user=request.user,
             trigger="api" if request.auth is not None else "dashboard",
         )
-        run.refresh_from_db()  # in embedded mode it has already run
-        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        # Accepted, not done: the run executes on a worker (embedded: the background thread)
+        # and pushes its progress; 409 names the run still going for this account.
+        location = reverse("api:validation-run", kwargs={"run_id": run.pk})
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
 class RunDetailView(APIView):

@@ -7,6 +7,7 @@ with the reason; it never returns passed without a measurement. An exception ins
 validator is a failure of that check, never of the suite.
 """
 
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -70,6 +71,23 @@ class BaseValidator:
         result.blocking = self.blocking
         result.duration_seconds = round(time.perf_counter() - started, 4)
         return result
+
+
+def machine_load() -> dict:
+    """The load average against the cores, for checks that time things: their figures on a
+    machine busy with other work include that contention."""
+    try:
+        one, five, _ = os.getloadavg()
+    except OSError:  # not available on this platform
+        return {}
+    cores = os.cpu_count() or 1
+    return {"load_1m": round(one, 2), "load_5m": round(five, 2), "cores": cores, "busy": one > 1.5 * cores}
+
+
+def load_note(load: dict) -> str:
+    if not load.get("busy"):
+        return ""
+    return f" (machine busy: load {load['load_1m']:g} on {load['cores']} cores, timings include that contention)"
 
 
 def skipped(reason: str, **evidence) -> Result:

@@ -9,7 +9,15 @@ from django.db.migrations.executor import MigrationExecutor
 from compliance.models import AuditEvent
 from trading.models import Order, TradingAccount
 from validation.validators import register
-from validation.validators.base import BaseValidator, Context, Result, percentile, verdict
+from validation.validators.base import (
+    BaseValidator,
+    Context,
+    Result,
+    load_note,
+    machine_load,
+    percentile,
+    verdict,
+)
 
 
 def _timed(fn, samples: int) -> list[float]:
@@ -66,4 +74,8 @@ class DatabaseValidator(BaseValidator):
             "query_p99_ms": round(p99, 3),
             "samples": samples,
         }
-        return verdict(problems, [], f"connected, migrations applied, query p99 {p99:.2f} ms", {"figures": figures})
+        load = machine_load()
+        result = verdict(problems, [], f"connected, migrations applied, query p99 {p99:.2f} ms", {"figures": figures})
+        result.evidence["machine_load"] = load
+        result.details += load_note(load)
+        return result

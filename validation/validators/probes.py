@@ -4,7 +4,7 @@ stability (TECH-003), performance (PERF-001), load (PERF-002), paper trading (BI
 from risk.selectors import config_version_active
 from validation.probe import ProbeFailed, probe_run
 from validation.validators import register
-from validation.validators.base import BaseValidator, Context, Result, verdict
+from validation.validators.base import BaseValidator, Context, Result, load_note, machine_load, verdict
 
 
 def _policy(ctx: Context) -> str | None:
@@ -30,7 +30,11 @@ class ProbeValidator(BaseValidator):
             figures = probe_run(self.probe, params=self.params(ctx), timeout=ctx.mode.budget_seconds * 2)
         except ProbeFailed as exc:
             return Result("failed", str(exc), {})
-        return self.judge(ctx, figures)
+        load = machine_load()
+        result = self.judge(ctx, figures)
+        result.evidence["machine_load"] = load
+        result.details += load_note(load)
+        return result
 
 
 @register
@@ -138,4 +142,14 @@ class PaperTradingValidator(ProbeValidator):
             problems.append(f"suite return {total} % below the target {c.min_profit_pct:g} %")
         figures = {"suite_return_pct": total, **{f"{n}_return_pct": s["return_pct"] for n, s in f["scenarios"].items()}}
         ok = f"suite return {total} % over {len(f['scenarios'])} scenarios, drawdowns within {c.max_drawdown_pct:g} %"
-        return verdict(problems, [], ok, {"figures": figures, "scenarios": f["scenarios"], "ticks": f["ticks"]})
+        evidence = {"figures": figures, "scenarios": f["scenarios"], "ticks": f["ticks"], "pacing": PACING_NOTE}
+        result = verdict(problems, [], ok, evidence)
+        # Say it where it is read: the figures are those of the strategies without trade spacing.
+        result.details += f" ({PACING_NOTE})"
+        return result
+
+
+PACING_NOTE = (
+    "replayed tick after tick with the policy's pacing rules lifted (they count wall-clock seconds), "
+    "so trade spacing is not the configured one"
+)

@@ -13,6 +13,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 
 from django.apps import apps
@@ -277,6 +279,12 @@ class CodeSecurityValidator(BaseValidator):
     parallel_safe = False
 
     def measure(self, ctx: Context) -> Result:
+        # Both are child processes and neither is timed: check --deploy runs beside bandit.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="check-deploy") as pool:
+            deploy = pool.submit(check_deploy, ctx.base_dir) if (ctx.base_dir / "manage.py").is_file() else None
+            return self._judge(ctx, deploy)
+
+    def _judge(self, ctx: Context, deploy: Future | None) -> Result:
         crit = ctx.criteria.security
         problems, warnings, evidence = [], [], {}
         report = run_bandit(ctx.base_dir, [t for t in crit.bandit_targets if (ctx.base_dir / t).exists()])
@@ -293,8 +301,8 @@ class CodeSecurityValidator(BaseValidator):
                 problems.append(f"bandit {f['test']} ({f['severity']}) at {f['where']}")
             elif f["severity"] != "LOW":
                 warnings.append(f"bandit {f['test']} ({f['severity']}) at {f['where']}")
-        if (ctx.base_dir / "manage.py").is_file():
-            ok, output = check_deploy(ctx.base_dir)
+        if deploy is not None:
+            ok, output = deploy.result()
             evidence["check_deploy"] = output
             if not ok:
                 problems.append(
@@ -330,6 +338,50 @@ def _credential_fields() -> tuple[list[tuple], list[str]]:
     return encrypted, plaintext
 
 
+class _Rollback(Exception):
+    pass
+
+
+def storage_probe() -> tuple[list[str], dict]:
+    """Store a throwaway credential through the real storage path in a transaction that is
+    always rolled back, and read what reached the table with raw SQL: each column must be a
+    Fernet token, must not contain the plaintext, and must decrypt back to it."""
+    from django.db import connection, transaction
+
+    from compliance.services import Actor
+    from genesis_site import secrets as crypto
+    from trading.models import ExchangeCredential, TradingAccount
+    from trading.services.credentials import credential_store
+
+    api_key, secret = pysecrets.token_hex(16), pysecrets.token_hex(32)
+    problems, seen = [], {}
+    table = connection.ops.quote_name(ExchangeCredential._meta.db_table)
+    try:
+        with transaction.atomic():
+            account = TradingAccount.objects.create(
+                name="validation-probe-credentials", starting_balance=Decimal("1000"), cash_balance=Decimal("1000")
+            )
+            stored = credential_store(
+                account=account, api_key=api_key, secret=secret, actor=Actor.system("validation"), reason="probe"
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT api_key_encrypted, secret_encrypted FROM {table} WHERE id = %s",  # noqa: S608  # nosec B608: quoted table name of our model
+                    [stored.pk],
+                )
+                raw = dict(zip(("api_key_encrypted", "secret_encrypted"), cursor.fetchone(), strict=True))
+            for (column, value), plain in zip(raw.items(), (api_key, secret), strict=True):
+                seen[column] = "fernet" if looks_encrypted(value) else "not a Fernet token"
+                if plain in value or not looks_encrypted(value):
+                    problems.append(f"a stored {column} reached the table unencrypted")
+                elif crypto.decrypt(value) != plain:
+                    problems.append(f"a stored {column} does not decrypt back to what was stored")
+            raise _Rollback
+    except _Rollback:
+        pass
+    return problems, {"storage_probe": seen}
+
+
 @register
 class CredentialsValidator(BaseValidator):
     name = "credentials"
@@ -356,4 +408,8 @@ class CredentialsValidator(BaseValidator):
                 "checked, all Fernet tokens)",
                 **evidence,
             )
-        return verdict(problems, [], f"{checked} stored secrets, every one a Fernet token", evidence)
+        probe_problems, probe_evidence = storage_probe()
+        problems += probe_problems
+        evidence |= probe_evidence
+        ok = f"a credential stored now reaches the table encrypted; {checked} stored secrets, every one a Fernet token"
+        return verdict(problems, [], ok, evidence)
