@@ -107,6 +107,10 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# HTTP requests run on this many threads per web process (genesis_site.asgi_http); more than
+# the pool's DATABASE_POOL_MAX connections would only queue for a connection.
+GENESIS_WEB_THREADS = env_number("GENESIS_WEB_THREADS", 8, minimum=1)
+
 # --- Redis: cache, Celery broker, channel layer ----------------------------------------
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
