@@ -113,7 +113,8 @@ GENESIS_WEB_THREADS = env_number("GENESIS_WEB_THREADS", 8, minimum=1)
 
 # --- Redis: cache, Celery broker, channel layer ----------------------------------------
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Django's Redis backend, reusing its redis-py client (genesis_site/cache.py).
+    CACHES = {"default": {"BACKEND": "genesis_site.cache.RedisCache", "LOCATION": REDIS_URL}}
     # The Pub/Sub layer fans out 3-5x faster than the core layer and does not drop group
     # messages at a capacity limit (SPEC §0).
     CHANNEL_LAYERS = {
