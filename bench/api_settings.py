@@ -1,9 +1,21 @@
-"""Settings for bench/api.py: the real site plus the plain baseline views of bench/api_site.py."""
+"""Settings for bench/api.py: the production settings (same middleware, bot-token authentication,
+throttles, DEBUG off, JSON logging, psycopg pool) plus the plain baseline views of
+bench/api_site.py. With REDIS_URL the cache (throttle counters, token failures) and the channel
+layer are Redis, as in a deployment; cache keys and Pub/Sub channels get the run's own prefix,
+because other processes may use the same Redis (Pub/Sub channels ignore database numbers)."""
 
-from genesis_site.settings.dev import *  # noqa: F403
+import os
+
+from genesis_site.settings.prod import *  # noqa: F403
+from genesis_site.settings.prod import CACHES, CHANNEL_LAYERS
 
 ROOT_URLCONF = "bench.api_site"
+# No engine runs during the benchmark: nothing ticks, and the watchdog would only halt the
+# bench account for a silent engine in the middle of the run.
 GENESIS_EMBEDDED_SCHEDULER = False
 GENESIS_WATCHDOG = False
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}  # noqa: F405
-LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "ERROR"}}
+
+_prefix = os.environ["GENESIS_BENCH_PREFIX"]
+CACHES["default"]["KEY_PREFIX"] = _prefix
+if "CONFIG" in CHANNEL_LAYERS["default"]:
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = _prefix

@@ -6,9 +6,10 @@ because the in-memory channel layer's queues belong to one loop (SPEC §1).
 
 import os
 
-from django.core.asgi import get_asgi_application
+from genesis_site.asgi_http import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "genesis_site.settings.dev")
+# Django, each HTTP request served in one hop to a worker thread (see asgi_http).
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

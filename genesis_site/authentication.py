@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -10,6 +12,9 @@ from compliance.services import Actor, audit_append
 from genesis_site.models import BotToken
 
 FAILURE_WINDOW_SECONDS = 60
+# last_used_at is kept to this precision: a bot polling several times a second would otherwise
+# write (and commit) its token row on every request.
+LAST_USED_PRECISION = timedelta(seconds=60)
 
 
 def _failures_key(ip: str) -> str:
@@ -53,7 +58,9 @@ class BotTokenAuthentication(authentication.BaseAuthentication):
             why = "unknown" if token is None else ("revoked" if token.revoked_at else "expired or inactive user")
             token_failure_record(request, why)
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
-        BotToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+            BotToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token
 
     def authenticate_header(self, request):

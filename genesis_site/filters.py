@@ -2,6 +2,7 @@
 
 import django_filters
 from django import forms
+from drf_spectacular.utils import extend_schema_field
 
 from genesis_site.errors import CATEGORIES, SEVERITIES
 
@@ -15,6 +16,7 @@ class IdField(forms.IntegerField):
         super().__init__(*args, **kwargs)
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(django_filters.NumberFilter):
     """A primary-key filter: a positive 64-bit integer, anything else is a 400 naming it
     (django-filter's NumberFilter takes any decimal, which a database may not hold)."""

@@ -107,9 +107,14 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# HTTP requests run on this many threads per web process (genesis_site.asgi_http); more than
+# the pool's DATABASE_POOL_MAX connections would only queue for a connection.
+GENESIS_WEB_THREADS = env_number("GENESIS_WEB_THREADS", 8, minimum=1)
+
 # --- Redis: cache, Celery broker, channel layer ----------------------------------------
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Django's Redis backend, reusing its redis-py client (genesis_site/cache.py).
+    CACHES = {"default": {"BACKEND": "genesis_site.cache.RedisCache", "LOCATION": REDIS_URL}}
     # The Pub/Sub layer fans out 3-5x faster than the core layer and does not drop group
     # messages at a capacity limit (SPEC §0).
     CHANNEL_LAYERS = {
@@ -209,11 +214,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "genesis_site.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "genesis_site.throttling.AnonRateThrottle",
+        "genesis_site.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "6000/min"},
     "EXCEPTION_HANDLER": "genesis_site.api.exception_handler",

@@ -66,6 +66,19 @@ def test_a_bot_token_authenticates_and_is_stored_only_as_a_hash(member):
     assert token.last_used_at is not None
 
 
+def test_last_used_at_is_written_at_most_once_a_minute(member):
+    """A bot polling several times a second must not write its token row on every request."""
+    user, _ = member
+    raw = bot_token_create(name="poller", user=user, days=30)
+    recent, old = timezone.now() - timedelta(seconds=30), timezone.now() - timedelta(minutes=2)
+    BotToken.objects.update(last_used_at=recent)
+    assert bearer_client(raw).get(STATUS).status_code == 200
+    assert BotToken.objects.get(name="poller").last_used_at == recent
+    BotToken.objects.update(last_used_at=old)
+    assert bearer_client(raw).get(STATUS).status_code == 200
+    assert BotToken.objects.get(name="poller").last_used_at > recent
+
+
 @pytest.mark.parametrize("state", ["expired", "revoked", "wrong"])
 def test_expired_revoked_or_wrong_tokens_get_401_json(member, state):
     user, _ = member

@@ -59,6 +59,10 @@ class RunListCreateView(ListAPIView):
     def get_queryset(self):
         return ValidationRun.objects.order_by("-started_at", "-pk")
 
+    @extend_schema(summary="Validation runs, newest first.", responses={200: RunSerializer(many=True), **READ_ERRORS})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     @extend_schema(
         summary="Start a validation run (202 at once; 409 while one runs for the account).",
         request=RunStartSerializer,
