@@ -159,5 +159,5 @@ def _scenario_lines(f: dict) -> str:
             f"{name}: return {s['return_pct']} %, drawdown {s['max_drawdown_pct']} %, Sharpe {s['sharpe']}, "
             f"{s['orders']} orders, refused: {refused}"
         )
-    clock = "candle clock, policy pacing in force" if f.get("clock") == "candle" else "wall clock"
+    clock = "candle clock, pacing as configured" if f.get("clock") == "candle" else "wall clock"
     return f"{f['ticks']} ticks per scenario on the {clock}; " + "; ".join(lines)
