@@ -7,6 +7,7 @@ import itertools
 import math
 import os
 import time
+from collections import Counter
 from decimal import Decimal
 from secrets import token_hex
 
@@ -27,9 +28,9 @@ from trading.strategies import REGISTRY as STRATEGIES
 from validation.stats import percentile
 
 PROBE = Actor.system("validation-probe")
-# Pacing rules count wall-clock seconds (180 s between trades); a probe replays hours of
-# candles in seconds, so it lifts them to measure the engine and the strategies. The pacing
-# rules themselves are proven by the risk-limits validator.
+# The soak and performance probes measure the engine at full load, so they lift the pacing
+# rules (which would otherwise refuse most entries). The paper-trading probe keeps the policy
+# as configured and ticks on the candle clock, so pacing applies in simulated time.
 UNPACED = (
     "max_trades_per_day: 100000\nmax_trades_per_hour: 100000\nmax_new_positions_per_hour: 100000\n"
     "min_seconds_between_trades: 0\nmin_seconds_per_symbol: 0\n"
@@ -42,7 +43,7 @@ def now() -> float:
     return time.perf_counter()
 
 
-def _account(*, scenario: str, policy: str | None, name: str, seed: int = 42) -> TradingAccount:
+def _account(*, scenario: str, policy: str | None, name: str, seed: int = 42, paced: bool = False) -> TradingAccount:
     account = TradingAccount.objects.create(
         name=name,
         starting_balance=Decimal("100000"),
@@ -52,7 +53,7 @@ def _account(*, scenario: str, policy: str | None, name: str, seed: int = 42) ->
         symbols=["BTC/USDT", "ETH/USDT"],
         feed_cursor=WARMUP_CURSOR,
     )
-    content = (policy or default_policy_yaml()).rstrip("\n") + "\n" + UNPACED
+    content = (policy or default_policy_yaml()).rstrip("\n") + "\n" + ("" if paced else UNPACED)
     version = config_version_create(account=account, content=content, author=None, reason="probe", actor=PROBE)
     config_version_activate(version=version, actor=PROBE, reason="probe")
     for kind in sorted(STRATEGIES):
@@ -60,12 +61,18 @@ def _account(*, scenario: str, policy: str | None, name: str, seed: int = 42) ->
     return account
 
 
-def _ticks(account_id: int, ticks: int) -> tuple[list[float], int, list[str]]:
+def _ticks(
+    account_id: int, ticks: int, *, candle_clock: bool = False, refusals: Counter | None = None
+) -> tuple[list[float], int, list[str]]:
+    """Tick `ticks` times: per-tick latency (ms), crashes and their messages. `refusals`
+    counts the gate's refusals by rule."""
     latencies, errors, messages = [], 0, []
     for _ in range(ticks):
         started = now()
         try:
-            engine_tick(account_id=account_id)
+            result = engine_tick(account_id=account_id, candle_clock=candle_clock)
+            if refusals is not None and result is not None:
+                refusals.update(r.split(":", 1)[0] for r in result.refusals)
         except Exception as exc:  # a crashing tick is counted, and the soak goes on
             errors += 1
             messages.append(f"{type(exc).__name__}: {exc}"[:200])
@@ -175,12 +182,15 @@ def load(*, orders: int) -> dict:
 
 
 def paper_trading(*, scenarios: list[str], ticks: int, policy: str | None = None) -> dict:
-    """Each scenario on its own account: return, max drawdown from peak, and Sharpe of the
-    per-tick equity returns scaled by sqrt(ticks)."""
+    """Each scenario on its own account, with the policy as configured (pacing included) and
+    ticked on the candle clock, so the pacing rules, cooldowns and daily/weekly stops count
+    simulated time: return, max drawdown from peak, Sharpe of the per-tick equity returns
+    scaled by sqrt(ticks), orders placed and the gate's refusals by rule."""
     results = {}
     for scenario in scenarios:
-        account = _account(scenario=scenario, policy=policy, name=f"paper-{scenario}")
-        _, errors, messages = _ticks(account.pk, ticks)
+        account = _account(scenario=scenario, policy=policy, name=f"paper-{scenario}", paced=True)
+        refusals: Counter = Counter()
+        _, errors, messages = _ticks(account.pk, ticks, candle_clock=True, refusals=refusals)
         equity = [
             float(e)
             for e in EquitySnapshot.objects.filter(account=account)
@@ -191,8 +201,9 @@ def paper_trading(*, scenarios: list[str], ticks: int, policy: str | None = None
             "errors": errors,
             "error_messages": messages,
             "orders": account.orders.count(),
+            "refusals": dict(refusals.most_common()),
         }
-    return {"ticks": ticks, "scenarios": results}
+    return {"ticks": ticks, "clock": "candle", "scenarios": results}
 
 
 def _equity_figures(equity: list[float], *, start: float) -> dict:

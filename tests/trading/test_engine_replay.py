@@ -1,7 +1,7 @@
 """SPEC T1: an account whose market data is the replay of OHLCV files, at any speed."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -73,6 +73,18 @@ def test_a_ccxt_json_file_replays_at_its_speed(account, tmp_path):
     account.refresh_from_db()
     assert account.feed_cursor == 29  # the file's last candle; nothing after it
     assert engine_tick(account_id=account.pk) is None
+
+
+def test_on_the_candle_clock_a_replay_takes_every_candle_and_stamps_its_time(account, tmp_path):
+    path = rising_csv(tmp_path / "btc.csv")
+    account_replay_set(account_id=account.pk, files={"BTC/USDT": str(path)}, speed="60", actor=OPS, reason="x60")
+    # Its speed is a wall-clock notion: a probe ticking on the candle clock takes each candle.
+    for cursor in range(1, 6):
+        result = engine_tick(account_id=account.pk, candle_clock=True)
+        assert result.marks == {"BTC/USDT": Decimal(60_000 + 30 * cursor)}
+    account.refresh_from_db()
+    candle_time = datetime.fromtimestamp((T0 + 5 * 60_000) / 1000, tz=UTC)
+    assert account.feed_cursor == 5 and account.last_tick_at == candle_time
 
 
 @pytest.mark.parametrize(

@@ -1,3 +1,5 @@
+import itertools
+import time
 from decimal import Decimal
 
 import pytest
@@ -10,14 +12,20 @@ from risk.policy import default_policy_yaml
 from tests.risk.factories import active_policy, unpaced_policy
 from tests.trading.factories import StrategyFactory, TradingAccountFactory
 from trading.exchanges.paper import PaperExchange
-from trading.feeds import SCENARIOS
+from trading.feeds import SCENARIOS, ScenarioFeed
 from trading.markets import market_get
 from trading.models import EquitySnapshot, Fill, Order, Position, StopLevel, TradingMode
 from trading.positions import PositionState, position_apply_fill
+from trading.selectors import pnl_bases
 from trading.services.engine import engine_tick
 from trading.services.orders import idempotency_key_for, order_execute_paper
 
 pytestmark = pytest.mark.django_db
+ONLY_TRADE_SPACING = (
+    "max_trades_per_day: 100000\nmax_trades_per_hour: 100000\nmax_new_positions_per_hour: 100000\n"
+    "min_seconds_per_symbol: 0\n"
+)
+EPOCH_DAY_END = 24 * 60 - 1  # the scenario feed's last candle of its first day (EPOCH 2024-01-01)
 
 
 def make_account(**kwargs):
@@ -165,6 +173,52 @@ def test_pacing_lets_one_of_three_same_tick_entries_through_and_refuses_the_othe
     assert Order.objects.filter(side="buy").count() == 1
     refusal = AuditEvent.objects.filter(action="risk.refused", payload__rule="min_seconds_between_trades").first()
     assert refusal is not None and "s since the last trade, min 180 s" in refusal.payload["message"]
+
+
+def test_on_the_candle_clock_pacing_counts_simulated_time_through_the_same_gate():
+    # Only the 180 s between trades paces here: three symbols want in on every tick.
+    account = TradingAccountFactory(symbols=["BTC/USDT", "ETH/USDT", "SOL/USDT"])
+    for symbol in account.symbols:
+        StrategyFactory(account=account, symbols=[symbol], params={"fast": 2, "slow": 3, "entry_threshold": 0})
+    active_policy(account, content=default_policy_yaml() + ONLY_TRADE_SPACING)
+    start, wall_started = account.feed_cursor, time.monotonic()
+    for _ in range(30):
+        engine_tick(account_id=account.pk, candle_clock=True)
+    wall = time.monotonic() - wall_started
+    feed = ScenarioFeed(account.scenario, account.scenario_seed)
+    orders = list(Order.objects.filter(account=account).order_by("created_at", "pk"))
+    buys = [o for o in orders if o.side == "buy"]
+    # Stamped with their candle's time, and the entries spread over simulated minutes that
+    # the wall clock never saw (on the wall clock the same 30 ticks let one entry through).
+    assert all(o.created_at in {feed.ts_of(start + i) for i in range(1, 31)} for o in orders)
+    assert len(buys) >= 3 and wall < 180
+    assert (buys[-1].created_at - buys[0].created_at).total_seconds() >= 180 * (len(buys) - 1)
+    for before, buy in itertools.pairwise(orders):
+        if buy.side == "buy":  # an entry waits 180 s after any trade; an exit never waits
+            assert (buy.created_at - before.created_at).total_seconds() >= 180
+    refused = AuditEvent.objects.filter(action="risk.refused", payload__rule="min_seconds_between_trades")
+    messages = {e.payload["message"] for e in refused}
+    assert any("60 s since the last trade, min 180 s" in m for m in messages)  # one simulated minute later
+    account.refresh_from_db()
+    assert account.last_tick_at == feed.ts_of(start + 30)
+    opened = Position.objects.filter(account=account, quantity__gt=0).values_list("opened_at", flat=True)
+    assert set(opened) <= {o.created_at for o in buys}
+
+
+def test_the_candle_clock_measures_todays_pnl_from_the_simulated_days_start():
+    account = make_account(feed_cursor=EPOCH_DAY_END - 3)
+    results = [engine_tick(account_id=account.pk, candle_clock=True) for _ in range(6)]  # across midnight
+    snapshots = list(EquitySnapshot.objects.filter(account=account).order_by("ts"))
+    assert [s.ts.day for s in snapshots] == [1, 1, 1, 2, 2, 2]
+    for result in results[:3]:  # day one began before the account's first snapshot
+        assert result.state.pnl["today"] == result.state.pnl["total"]
+    # Day two is measured from the last snapshot at or before its 00:00: the midnight tick
+    # from 23:59's, the later ticks from the midnight one (as on the wall clock).
+    assert results[3].state.pnl["today"] == results[3].equity - snapshots[2].equity
+    midnight = snapshots[3]
+    for result in results[4:]:
+        assert result.state.pnl["today"] == result.equity - midnight.equity
+    assert pnl_bases(account=account, now=snapshots[-1].ts)["today"] == midnight.equity
 
 
 def test_orders_and_fills_carry_their_ticks_time_like_the_snapshot():

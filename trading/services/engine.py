@@ -137,14 +137,22 @@ class _Tick:
         return max(0.0, (self.now - ticker.ts).total_seconds()) if ticker else float("inf")
 
 
-def engine_tick(*, account_id: int, exchange: PaperExchange | LiveExchange | None = None) -> TickResult | None:
+def engine_tick(
+    *, account_id: int, exchange: PaperExchange | LiveExchange | None = None, candle_clock: bool = False
+) -> TickResult | None:
     """Advance one account by one candle. One tick per account at a time: a tick that finds
     the account locked by another worker returns None and does nothing. A LIVE account
-    trades on `exchange` if it is a LiveExchange, else on its own exchange session."""
+    trades on `exchange` if it is a LiveExchange, else on its own exchange session.
+
+    `candle_clock`: the tick's "now" is its candle's time instead of the wall clock, for a
+    scenario or replay ticked faster than real time (a validation probe): the pacing rules,
+    cooldowns, breakers and daily/weekly P&L periods then run in simulated time, through the
+    same gate, exactly as they would in real time. The next candle is always taken (a
+    replay's speed is a wall-clock notion). LIVE ticks always run on the wall clock."""
     started = time.perf_counter()
     paper = exchange if isinstance(exchange, PaperExchange) else PaperExchange()
     try:
-        result = _paper_tick(account_id, paper)
+        result = _paper_tick(account_id, paper, candle_clock=candle_clock)
         if result is _LIVE:
             result = _live_tick(account_id, exchange if isinstance(exchange, LiveExchange) else None)
     except Exception:
@@ -168,7 +176,7 @@ def _outcome_record(account_id: int, *, ok: bool) -> None:
 _LIVE = object()  # what _paper_tick answers for a LIVE account
 
 
-def _paper_tick(account_id: int, exchange: PaperExchange):
+def _paper_tick(account_id: int, exchange: PaperExchange, *, candle_clock: bool = False):
     """A DRY_RUN or PAPER tick in one transaction under the account row lock; _LIVE for a
     LIVE account (read under the same lock, so a paper tick costs no extra query)."""
     with transaction.atomic(), audit_batch():
@@ -185,10 +193,17 @@ def _paper_tick(account_id: int, exchange: PaperExchange):
                 account_id=account.pk, type="bad_tick", message=str(exc), details={"replay_files": account.replay_files}
             )
             return None
-        cursor = _next_cursor(account, feed)
+        cursor = _next_cursor(account, feed, candle_clock=candle_clock)
         if cursor is None:
             return None  # a replay with no candle due yet at its speed, or at its end
-        result = _tick_locked(account, exchange, feed=feed, cursor=cursor, correlation_id=uuid.uuid4().hex)
+        result = _tick_locked(
+            account,
+            exchange,
+            feed=feed,
+            cursor=cursor,
+            correlation_id=uuid.uuid4().hex,
+            now=feed.ts_of(cursor) if candle_clock else None,
+        )
         transaction.on_commit(lambda: _after_commit(account, result))
     return result
 
@@ -259,14 +274,14 @@ def account_feed(account: TradingAccount) -> Feed:
     return ScenarioFeed(account.scenario, account.scenario_seed)
 
 
-def _next_cursor(account: TradingAccount, feed: Feed) -> int | None:
+def _next_cursor(account: TradingAccount, feed: Feed, *, candle_clock: bool = False) -> int | None:
     """The feed index this tick trades on: the next one, or for a replay at a speed the one
     its clock has reached (candles in between are skipped as marks, never as history: the
     strategies read every close). None when no candle is due."""
     if not isinstance(feed, ReplayFeed):
         return account.feed_cursor + 1
     cursor = account.feed_cursor + 1
-    if account.replay_speed and account.replay_started_at:
+    if account.replay_speed and account.replay_started_at and not candle_clock:
         elapsed = (timezone.now() - account.replay_started_at) * float(account.replay_speed)
         cursor = min(feed.index_at(feed.ts_of(0) + elapsed), len(feed) - 1)
     return cursor if account.feed_cursor < cursor < len(feed) else None
@@ -280,8 +295,9 @@ def _tick_locked(
     correlation_id: str,
     cursor: int | None = None,
     to_send: list[Order] | None = None,
+    now: datetime | None = None,
 ) -> TickResult:
-    now = timezone.now()
+    now = now or timezone.now()
     cursor = cursor if cursor is not None else account.feed_cursor + 1
     version = config_version_active(account_id=account.pk)
     policy = policy_of(version)
@@ -611,7 +627,13 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
         )
         result.refusals.append(str(refusal))
         if refusal.rule in ALERTING_RULES:
-            alert_raise(account_id=account.pk, type=refusal.rule, message=str(refusal), details={"symbol": symbol})
+            alert_raise(
+                account_id=account.pk,
+                type=refusal.rule,
+                message=str(refusal),
+                details={"symbol": symbol},
+                now=tick.now,
+            )
         return
     key = idempotency_key_for(
         account_id=account.pk, cursor=cursor, strategy_id=strategy.pk if strategy else 0, symbol=symbol

@@ -56,7 +56,7 @@ def order_transition(
     _order_event(order, actor=actor, config_hash=config_hash, extra=extra)
 
 
-def _rejection_breaker(account_id: int, *, ok: bool) -> None:
+def _rejection_breaker(account_id: int, *, ok: bool, now: datetime | None = None) -> None:
     """Feed the paper exchange's answers to the order_rejection_burst breaker (SPEC R5), as the
     live adapter does for the real exchange: every rejection, and an acceptance only when the
     breaker has failures to forgive (a healthy order costs no breaker write)."""
@@ -70,7 +70,7 @@ def _rejection_breaker(account_id: int, *, ok: bool) -> None:
         .exists()
     ):
         return
-    breaker_record(account_id=account_id, source=source, ok=ok)
+    breaker_record(account_id=account_id, source=source, ok=ok, now=now)
 
 
 def order_execute_paper(
@@ -152,9 +152,9 @@ def _execute_paper(
         order_transition(
             order=order, status=OrderStatus.REJECTED, actor=actor, config_hash=config_hash, extra={"reason": str(exc)}
         )
-        _rejection_breaker(account.pk, ok=False)
+        _rejection_breaker(account.pk, ok=False, now=at)
         return order, None
-    _rejection_breaker(account.pk, ok=True)
+    _rejection_breaker(account.pk, ok=True, now=at)
     for part in fill.fills:  # one fill per book level taken
         Fill.objects.create(
             order=order,
@@ -175,7 +175,7 @@ def _execute_paper(
     order.exchange_order_id = f"paper-{order.pk}"
     realized_before = position.realized_pnl
     for part in fill.fills:
-        _position_book(position, side=side, fill=part)
+        _position_book(position, side=side, fill=part, at=at)
     order.realized_pnl = position.realized_pnl - realized_before
     if not fill.complete:
         # A book thinner than the order: what filled stays, the rest expires (IOC).
@@ -194,7 +194,9 @@ def _execute_paper(
     return order, fill
 
 
-def _position_book(position: Position, *, side: str, fill: PaperFill, fee_in_base: bool = False) -> None:
+def _position_book(
+    position: Position, *, side: str, fill: PaperFill, fee_in_base: bool = False, at: datetime | None = None
+) -> None:
     state = position_apply_fill(
         PositionState(position.quantity, position.average_cost, position.realized_pnl),
         side=side,
@@ -204,7 +206,7 @@ def _position_book(position: Position, *, side: str, fill: PaperFill, fee_in_bas
         fee_in_base=fee_in_base,
     )
     if position.quantity == 0 and state.quantity > 0:
-        position.opened_at = timezone.now()
+        position.opened_at = at or timezone.now()  # the fill's time: pacing counts new positions by it
     position.quantity, position.average_cost, position.realized_pnl = (
         state.quantity,
         state.average_cost,

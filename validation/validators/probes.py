@@ -128,6 +128,8 @@ class PaperTradingValidator(ProbeValidator):
         return {"scenarios": ctx.criteria.paper_trading.scenarios, "ticks": ctx.mode.ticks, "policy": _policy(ctx)}
 
     def judge(self, ctx, f):
+        """Each scenario ran with the policy as configured, its pacing applied on the candle
+        clock; the details give every scenario's figures, so a failure says why in numbers."""
         c = ctx.criteria.paper_trading
         problems = []
         total = round(sum(s["return_pct"] for s in f["scenarios"].values()), 4)
@@ -142,14 +144,20 @@ class PaperTradingValidator(ProbeValidator):
             problems.append(f"suite return {total} % below the target {c.min_profit_pct:g} %")
         figures = {"suite_return_pct": total, **{f"{n}_return_pct": s["return_pct"] for n, s in f["scenarios"].items()}}
         ok = f"suite return {total} % over {len(f['scenarios'])} scenarios, drawdowns within {c.max_drawdown_pct:g} %"
-        evidence = {"figures": figures, "scenarios": f["scenarios"], "ticks": f["ticks"], "pacing": PACING_NOTE}
+        evidence = {"figures": figures, "scenarios": f["scenarios"], "ticks": f["ticks"], "clock": f.get("clock")}
         result = verdict(problems, [], ok, evidence)
-        # Say it where it is read: the figures are those of the strategies without trade spacing.
-        result.details += f" ({PACING_NOTE})"
+        result.details += f" [{_scenario_lines(f)}]"
         return result
 
 
-PACING_NOTE = (
-    "replayed tick after tick with the policy's pacing rules lifted (they count wall-clock seconds), "
-    "so trade spacing is not the configured one"
-)
+def _scenario_lines(f: dict) -> str:
+    """One line per scenario: its figures, orders and the gate's most frequent refusals."""
+    lines = []
+    for name, s in f["scenarios"].items():
+        refused = ", ".join(f"{rule} {n}" for rule, n in list(s.get("refusals", {}).items())[:3]) or "none"
+        lines.append(
+            f"{name}: return {s['return_pct']} %, drawdown {s['max_drawdown_pct']} %, Sharpe {s['sharpe']}, "
+            f"{s['orders']} orders, refused: {refused}"
+        )
+    clock = "candle clock, pacing as configured" if f.get("clock") == "candle" else "wall clock"
+    return f"{f['ticks']} ticks per scenario on the {clock}; " + "; ".join(lines)
