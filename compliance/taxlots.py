@@ -360,12 +360,14 @@ def lot_fill_from(fill: Fill) -> LotFill:
             f"Fill {fill.pk} of {fill.symbol} paid its fee in {fill.fee_currency!r}, not in {quote!r} or {base!r}: "
             "its cost basis cannot be computed."
         )
-    try:
-        return LotFill(
-            fill.pk, fill.symbol, fill.side, fill.amount, fill.price, fill.fee, fill.created_at, fee_in_base=in_base
+    if in_base and fill.side == OrderSide.BUY and fill.fee >= fill.amount:
+        raise TaxLotFeeCurrency(
+            f"Fill {fill.pk} of {fill.symbol} paid a fee of {dec(fill.fee)} {base} on a buy of {dec(fill.amount)}: "
+            "no coins are left to hold."
         )
-    except ValueError as exc:
-        raise TaxLotFeeCurrency(f"Fill {fill.pk} of {fill.symbol}: {exc}") from None
+    return LotFill(
+        fill.pk, fill.symbol, fill.side, fill.amount, fill.price, fill.fee, fill.created_at, fee_in_base=in_base
+    )
 
 
 # --- Output ----------------------------------------------------------------------------------

@@ -563,7 +563,15 @@ def test_tax_lots_for_account_refuses_an_unknown_method_and_a_fee_not_in_the_quo
     with pytest.raises(TaxLotMethodUnknown, match="use one of FIFO, LIFO, HIFO"):
         tax_lots_for_account(account=account, method="fifo")
     bnb = db_fill(account, "buy", "1", "100", "0.01", "2024-01-01", fee_currency="BNB")
-    with pytest.raises(TaxLotFeeCurrency, match=rf"^Fill {bnb.pk} of BTC/USDT paid its fee in 'BNB', not in 'USDT'"):
+    with pytest.raises(
+        TaxLotFeeCurrency, match=rf"^Fill {bnb.pk} of BTC/USDT paid its fee in 'BNB', not in 'USDT' or 'BTC'"
+    ):
+        tax_lots_for_account(account=account)
+    bnb.delete()
+    swallowed = db_fill(account, "buy", "1", "100", "1", "2024-01-01", fee_currency="BTC")
+    with pytest.raises(
+        TaxLotFeeCurrency, match=rf"^Fill {swallowed.pk} of BTC/USDT paid a fee of 1 BTC on a buy of 1: no coins"
+    ):
         tax_lots_for_account(account=account)
 
 
