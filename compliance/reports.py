@@ -14,23 +14,32 @@ The columns, in this order:
     quantity           filled amount, in the base currency
     price              fill price, in the quote currency
     notional           quantity x price, in the quote currency, fee excluded
-    fee                fee charged for the fill
-    fee_currency       currency of the fee
+    fee                fee charged for the fill, in fee_currency, exact
+    fee_currency       currency of the fee: the quote currency, or the base asset when the
+                       venue took the fee from the coins (Binance's commissionAsset on a buy)
+    fee_quote          the fee valued in the quote currency: the fee itself when it is in the
+                       quote currency; fee x price rounded UP to the cent when it is in the base
+                       asset (rounded up as the paper exchange rounds fees: never understated)
     liquidity          maker or taker
     client_order_id    our order id, sent to the venue (Order.idempotency_key)
     exchange_order_id  the venue's order id (empty if the venue never acknowledged the order)
     exchange_trade_id  the venue's id of this fill
 
 Position history (CSV, one row per fill, oldest first): symbol, timestamp_utc, side,
-fill_quantity, fill_price, fee, then the position after the fill: quantity_after,
+fill_quantity, fill_price, fee, fee_currency, then the position after the fill: quantity_after,
 average_cost_after (per unit, buy fees included), realized_pnl_after (cumulative for the symbol),
 and exchange_trade_id. The position is replayed from the first fill through
 trading.positions.position_apply_fill, the engine's own arithmetic.
 
 Numbers are plain decimal strings: '.' as the decimal point, no exponent, no thousands
-separator, no trailing zeros, never rounded (money is Decimal end to end). CSV is RFC 4180
-(comma, double quotes, CRLF line ends), UTF-8. Fees are booked in the quote currency, as the
-position arithmetic books them.
+separator, no trailing zeros, never rounded (money is Decimal end to end) except fee_quote of a
+base-asset fee, as said. CSV is RFC 4180 (comma, double quotes, CRLF line ends), UTF-8.
+
+Fees in the base asset. The position arithmetic (trading.positions) books a base-asset fee as
+coins: it reduces the quantity held and never the cash, so a fill's cash_flow excludes it and the
+reconciliation needs no valuation of it (the coins given up show in the position value). The
+statement's `fees` (per symbol and in total) add fee_quote: what the fees cost in the quote
+currency, base-asset fees valued at their fill's price, to the cent.
 
 Monthly statement for a calendar month in UTC ([first day 00:00, next month's first day)):
 opening equity is the last equity snapshot before the month, or the starting balance when the
@@ -47,7 +56,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from pathlib import Path
 
 from django.db.models import QuerySet
@@ -70,6 +79,7 @@ TRADE_REPORT_COLUMNS = (
     "notional",
     "fee",
     "fee_currency",
+    "fee_quote",
     "liquidity",
     "client_order_id",
     "exchange_order_id",
@@ -82,6 +92,7 @@ POSITION_HISTORY_COLUMNS = (
     "fill_quantity",
     "fill_price",
     "fee",
+    "fee_currency",
     "quantity_after",
     "average_cost_after",
     "realized_pnl_after",
@@ -103,6 +114,7 @@ SYMBOL_COLUMNS = (
 
 MAX_RANGE = timedelta(days=366)
 HALF_CENT = Decimal("0.005")
+CENT = Decimal("0.01")
 PCT = Decimal("0.0001")
 HUNDRED = Decimal("100")
 ZERO = Decimal("0")
@@ -212,6 +224,14 @@ def fills_replay(fills: Iterable[Fill]) -> Iterator[PositionStep]:
         yield PositionStep(fill, after, after.realized_pnl - before.realized_pnl, cash_delta(**trade))
 
 
+def fee_quote(fill: Fill) -> Decimal:
+    """The fill's fee in the quote currency: as charged when in the quote currency; when charged
+    in the base asset, the coins valued at the fill's price, rounded up to the cent."""
+    if fee_in_base(symbol=fill.symbol, fee_currency=fill.fee_currency):
+        return (fill.fee * fill.price).quantize(CENT, rounding=ROUND_UP)
+    return fill.fee
+
+
 def _trade_row(fill: Fill, account: TradingAccount) -> dict[str, str]:
     return {
         "timestamp_utc": utc_iso(fill.created_at),
@@ -224,6 +244,7 @@ def _trade_row(fill: Fill, account: TradingAccount) -> dict[str, str]:
         "notional": dec(fill.notional),
         "fee": dec(fill.fee),
         "fee_currency": fill.fee_currency,
+        "fee_quote": dec(fee_quote(fill)),
         "liquidity": fill.liquidity,
         "client_order_id": fill.order.idempotency_key,
         "exchange_order_id": fill.order.exchange_order_id,
@@ -268,6 +289,7 @@ def position_history_rows(steps: Iterable[PositionStep]) -> Iterator[dict[str, s
             "fill_quantity": dec(step.fill.amount),
             "fill_price": dec(step.fill.price),
             "fee": dec(step.fill.fee),
+            "fee_currency": step.fill.fee_currency,
             "quantity_after": dec(step.after.quantity),
             "average_cost_after": dec(step.after.average_cost),
             "realized_pnl_after": dec(step.after.realized_pnl),
@@ -315,7 +337,7 @@ class SymbolSummary:
         else:
             self.sold += fill.amount
             self.sell_notional += fill.notional
-        self.fees += fill.fee
+        self.fees += fee_quote(fill)
         self.realized_pnl += step.realized
         self.cash_flow += step.cash_flow
 

@@ -5,21 +5,40 @@ symbol in the method's order, taking part of a lot when it needs less than the l
 
     FIFO  oldest lot first
     LIFO  newest lot first
-    HIFO  highest cost per unit (basis / quantity bought, buy fee included) first; equal costs
+    HIFO  highest cost per unit (basis / quantity received, buy fee included) first; equal costs
           go oldest first
 
 Each piece of a sale taken from one lot is a RealizedLot: its quantity, its share of the lot's
 basis, its proceeds (quantity x sell price minus its share of the sell fee), the gain (proceeds -
-basis) and the holding period. Fees are in the quote currency, as the position arithmetic books
-them; the DB reader refuses a fill whose fee is in another currency.
+basis) and the holding period.
+
+Fee currency. A fee is normally in the quote currency, and then it is money: a buy's fee adds to
+the lot's basis, a sell's fee reduces the proceeds. An exchange may instead charge it in the base
+asset (Binance takes a buy's fee from the coins received); the fee is then a quantity of coins,
+and the lots follow trading.positions (the engine's arithmetic), so that the open lots always hold
+exactly the position's quantity:
+
+    buy   the lot holds the coins received, amount - fee, and its basis is the whole quote paid,
+          amount x price: the fee is capitalised into the basis of the coins received. A base fee
+          that leaves nothing (fee >= amount) is refused.
+    sell  the sale disposes of amount + fee coins: the lots are consumed for amount + fee, and
+          the coins given up as fee bring no proceeds. Each piece carries its share of the fee
+          coins (split like a quote fee, below) and its proceeds are (quantity - fee coins) x
+          price: the fee coins valued at the sale price reduce the proceeds, so the sale's
+          proceeds add up to amount x price, and its gains to amount x price - the basis of the
+          amount + fee coins taken. trading.positions books the same thing as (price - average
+          cost) x amount - fee x average cost.
+
+Any other fee currency (e.g. BNB) has no basis here: the DB reader refuses such a fill.
 
 Rounding rule. Sums, differences and products are exact: they run in a 120-digit context that
 traps Inexact, so a value that would need rounding raises instead of drifting. The only division
-is a proportional share (of a lot's remaining basis, or of a sell's remaining fee), rounded DOWN
-to 10 decimal places (the storage precision); the piece that empties the lot, or that ends the
-sale, takes the exact remainder. Hence the pieces of a basis or a fee add up to the whole,
-exactly; no share is negative or larger than what remains; and for any fills
-sum(gains) - sum(open basis) == sum(sell amount x price - fee) - sum(buy amount x price + fee).
+is a proportional share (of a lot's remaining basis, or of a sell's remaining fee, in money or in
+coins), rounded DOWN to 10 decimal places (the storage precision); the piece that empties the
+lot, or that ends the sale, takes the exact remainder. Hence the pieces of a basis or a fee add up
+to the whole, exactly; no share is negative or larger than what remains; and for any fills
+sum(gains) - sum(open basis) == sum(sell amount x price - quote fee) - sum(buy amount x price +
+quote fee): the cash the trades moved (a base-asset fee moves no cash).
 
 Holding period: `holding_days` is the whole days elapsed from the buy to the sell; the term is
 long when the time held is more than 365 days (365 days and one second is long, 365 days short).
@@ -43,7 +62,7 @@ from decimal import (
 
 from compliance.exceptions import ComplianceError
 from trading.models import Fill, OrderSide, TaxLotMethod, TradingAccount
-from trading.positions import STORE_QUANTUM
+from trading.positions import STORE_QUANTUM, fee_in_base
 from trading.serializers import dec
 
 METHODS: tuple[str, ...] = tuple(TaxLotMethod.values)
@@ -87,7 +106,7 @@ class TaxLotOversold(TaxLotError):
 
 
 class TaxLotFeeCurrency(TaxLotError):
-    """A fill whose fee is not in the quote currency, so it cannot enter a basis in that currency."""
+    """A fill whose fee is in neither the quote currency nor the base asset, so it has no basis."""
 
     code = "tax_lot_fee_currency"
 
@@ -97,8 +116,9 @@ class TaxLotFeeCurrency(TaxLotError):
 
 @dataclass(frozen=True)
 class LotFill:
-    """One fill as lot matching sees it. Refuses a side other than buy/sell, a non-Decimal or
-    non-positive amount or price, and a non-Decimal or negative fee."""
+    """One fill as lot matching sees it. `fee_in_base`: the fee is a quantity of the base asset
+    (coins), not quote money. Refuses a side other than buy/sell, a non-Decimal or non-positive
+    amount or price, a non-Decimal or negative fee, and a buy whose base-asset fee leaves no coins."""
 
     fill_id: int
     symbol: str
@@ -107,6 +127,7 @@ class LotFill:
     price: Decimal
     fee: Decimal
     ts: datetime
+    fee_in_base: bool = False
 
     def __post_init__(self):
         if self.side not in (OrderSide.BUY, OrderSide.SELL):
@@ -114,6 +135,25 @@ class LotFill:
         _money_check(self.fill_id, "amount", self.amount, allow_zero=False)
         _money_check(self.fill_id, "price", self.price, allow_zero=False)
         _money_check(self.fill_id, "fee", self.fee, allow_zero=True)
+        if self.fee_in_base and self.side == OrderSide.BUY and self.fee >= self.amount:
+            raise ValueError(
+                f"fill {self.fill_id}: a fee of {self.fee} in the base asset leaves nothing of a buy of {self.amount}"
+            )
+
+    @property
+    def quote_fee(self) -> Decimal:
+        """The fee in quote money (zero when it was charged in coins)."""
+        return ZERO if self.fee_in_base else self.fee
+
+    @property
+    def base_fee(self) -> Decimal:
+        """The fee in coins of the base asset (zero when it was charged in quote money)."""
+        return self.fee if self.fee_in_base else ZERO
+
+    @property
+    def quantity(self) -> Decimal:
+        """Coins this fill moves: a buy receives amount - base fee, a sell gives up amount + base fee."""
+        return self.amount - self.base_fee if self.side == OrderSide.BUY else self.amount + self.base_fee
 
 
 def _money_check(fill_id: int, name: str, value: object, *, allow_zero: bool) -> None:
@@ -125,8 +165,9 @@ def _money_check(fill_id: int, name: str, value: object, *, allow_zero: bool) ->
 
 @dataclass(frozen=True)
 class OpenLot:
-    """A buy and what is left of it. `quantity` and `cost_basis` are as bought (fee included);
-    the remaining basis is the basis less the shares already realized."""
+    """A buy and what is left of it. `quantity` and `cost_basis` are as bought (the coins received,
+    net of a base-asset fee; the quote paid, fee included); the remaining basis is the basis less
+    the shares already realized."""
 
     buy_fill_id: int
     symbol: str
@@ -139,7 +180,8 @@ class OpenLot:
 
 @dataclass(frozen=True)
 class RealizedLot:
-    """The part of one sell matched to one lot. gain == proceeds - cost_basis, exactly."""
+    """The part of one sell matched to one lot. gain == proceeds - cost_basis, exactly.
+    `quantity` is the coins taken from the lot, including this piece's share of a base-asset fee."""
 
     buy_fill_id: int
     sell_fill_id: int
@@ -220,20 +262,23 @@ def _lot_age(lot: OpenLot) -> tuple:
 
 
 def _lot_open(buy: LotFill) -> OpenLot:
-    basis = buy.amount * buy.price + buy.fee
-    return OpenLot(buy.fill_id, buy.symbol, buy.ts, buy.amount, basis, buy.amount, basis)
+    basis = buy.amount * buy.price + buy.quote_fee
+    quantity = buy.quantity
+    return OpenLot(buy.fill_id, buy.symbol, buy.ts, quantity, basis, quantity, basis)
 
 
 def _sell_match(lots: list[OpenLot], sell: LotFill, method: str) -> list[RealizedLot]:
-    """Consume `lots` (one symbol's open lots, oldest first; changed in place) for `sell`.
-    The sell fee is shared over the pieces, the last piece taking what is left of it."""
+    """Consume `lots` (one symbol's open lots, oldest first; changed in place) for `sell`: for its
+    amount, plus its fee when that is in coins. The sell fee (money or coins) is shared over the
+    pieces, the last piece taking what is left of it."""
     held = sum((lot.remaining_quantity for lot in lots), ZERO)
-    if sell.amount > held:
+    if sell.quantity > held:
+        fee_coins = f" (+ {dec(sell.base_fee)} fee)" if sell.base_fee else ""
         raise TaxLotOversold(
-            f"Fill {sell.fill_id} sells {dec(sell.amount)} {sell.symbol} "
+            f"Fill {sell.fill_id} sells {dec(sell.amount)}{fee_coins} {sell.symbol} "
             f"but the open lots of {sell.symbol} hold only {dec(held)}."
         )
-    rows, left, fee_left = [], sell.amount, sell.fee
+    rows, left, fee_left = [], sell.quantity, sell.fee
     while left:
         index = _next_lot(lots, method)
         lot = lots[index]
@@ -250,9 +295,10 @@ def _sell_match(lots: list[OpenLot], sell: LotFill, method: str) -> list[Realize
 
 
 def _lot_consume(lot: OpenLot, taken: Decimal, sell: LotFill, fee: Decimal) -> tuple[RealizedLot, OpenLot | None]:
-    """The piece of `sell` taken from `lot`, and what remains of the lot (None once empty)."""
+    """The piece of `sell` taken from `lot`, and what remains of the lot (None once empty).
+    `fee` is the piece's share of the sell fee: money, or coins valued at the sale price."""
     basis = proportional_share(lot.remaining_basis, taken, lot.remaining_quantity)
-    proceeds = taken * sell.price - fee
+    proceeds = (taken - fee) * sell.price if sell.fee_in_base else taken * sell.price - fee
     row = RealizedLot(
         buy_fill_id=lot.buy_fill_id,
         sell_fill_id=sell.fill_id,
@@ -294,7 +340,7 @@ def tax_lots_for_account(
 ) -> TaxLotReport:
     """Lots of the account's fills (those before `until`, when given), matched by `method`, or by
     the account's tax_lot_method when None. Reads only. Raises TaxLotMethodUnknown (a ValueError),
-    TaxLotOversold, or TaxLotFeeCurrency for a fee not in the symbol's quote currency."""
+    TaxLotOversold, or TaxLotFeeCurrency for a fee in neither the quote nor the base currency."""
     method = tax_lot_method_check(account.tax_lot_method if method is None else method)
     fills = Fill.objects.filter(account=account).order_by("created_at", "pk")
     if until is not None:
@@ -304,14 +350,24 @@ def tax_lots_for_account(
 
 
 def lot_fill_from(fill: Fill) -> LotFill:
-    """The LotFill of a stored fill; TaxLotFeeCurrency when a fee is not in the quote currency."""
-    quote = fill.symbol.rpartition("/")[2]
-    if fill.fee and fill.fee_currency != quote:
+    """The LotFill of a stored fill, its fee in coins when charged in the base asset (the test of
+    trading.positions.fee_in_base); TaxLotFeeCurrency when the fee is in any other currency than
+    the quote or the base, or when a base-asset fee leaves nothing of a buy."""
+    base, _, quote = fill.symbol.partition("/")
+    in_base = fee_in_base(symbol=fill.symbol, fee_currency=fill.fee_currency)
+    if fill.fee and not in_base and fill.fee_currency != quote:
         raise TaxLotFeeCurrency(
-            f"Fill {fill.pk} of {fill.symbol} paid its fee in {fill.fee_currency!r}, not in {quote!r}: "
+            f"Fill {fill.pk} of {fill.symbol} paid its fee in {fill.fee_currency!r}, not in {quote!r} or {base!r}: "
             "its cost basis cannot be computed."
         )
-    return LotFill(fill.pk, fill.symbol, fill.side, fill.amount, fill.price, fill.fee, fill.created_at)
+    if in_base and fill.side == OrderSide.BUY and fill.fee >= fill.amount:
+        raise TaxLotFeeCurrency(
+            f"Fill {fill.pk} of {fill.symbol} paid a fee of {dec(fill.fee)} {base} on a buy of {dec(fill.amount)}: "
+            "no coins are left to hold."
+        )
+    return LotFill(
+        fill.pk, fill.symbol, fill.side, fill.amount, fill.price, fill.fee, fill.created_at, fee_in_base=in_base
+    )
 
 
 # --- Output ----------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ class StatementSymbolSerializer(serializers.Serializer):
     sold = serializers.CharField()
     buy_notional = serializers.CharField()
     sell_notional = serializers.CharField()
-    fees = serializers.CharField()
+    fees = serializers.CharField(help_text="Sum of the fills' fee_quote.")
     realized_pnl = serializers.CharField()
     cash_flow = serializers.CharField()
     quantity_end = serializers.CharField(help_text="Quantity held at the end of the month.")
@@ -103,8 +103,11 @@ class StatementFillSerializer(serializers.Serializer):
     quantity = serializers.CharField()
     price = serializers.CharField()
     notional = serializers.CharField()
-    fee = serializers.CharField()
-    fee_currency = serializers.CharField()
+    fee = serializers.CharField(help_text="In fee_currency, exact.")
+    fee_currency = serializers.CharField(help_text="The quote currency, or the base asset when the venue took coins.")
+    fee_quote = serializers.CharField(
+        help_text="The fee in the quote currency; a base-asset fee valued at the fill price, rounded up to the cent."
+    )
     liquidity = serializers.ChoiceField(choices=["maker", "taker"])
     client_order_id = serializers.CharField()
     exchange_order_id = serializers.CharField(allow_blank=True)

@@ -21,13 +21,16 @@ from compliance.reports import (
     TRADE_REPORT_COLUMNS,
     monthly_statement,
     statement_data,
+    statement_html,
     trade_report_rows,
 )
+from compliance.taxlots import tax_lots_for_account
 from tests.genesis_site.factories import UserFactory
 from tests.risk.factories import active_policy
 from tests.trading.factories import OrderFactory, StrategyFactory, TradingAccountFactory
 from trading.models import EquitySnapshot, Fill, Position
 from trading.services.engine import engine_tick
+from trading.services.positions import positions_from_fills
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -35,7 +38,7 @@ STATEMENTS = "/api/v1/statements"
 TRADES = "/api/v1/reports/trades"
 POSITIONS = "/api/v1/reports/positions"
 TRADE_HEADER = (
-    "timestamp_utc,venue,account,symbol,side,quantity,price,notional,fee,fee_currency,liquidity,"
+    "timestamp_utc,venue,account,symbol,side,quantity,price,notional,fee,fee_currency,fee_quote,liquidity,"
     "client_order_id,exchange_order_id,exchange_trade_id"
 )
 
@@ -44,7 +47,9 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def fill(account, n: int, when: str, symbol: str, side: str, amount: str, price: str, fee: str) -> Fill:
+def fill(
+    account, n: int, when: str, symbol: str, side: str, amount: str, price: str, fee: str, fee_currency: str = "USDT"
+) -> Fill:
     order = OrderFactory(
         account=account,
         symbol=symbol,
@@ -63,7 +68,7 @@ def fill(account, n: int, when: str, symbol: str, side: str, amount: str, price:
         amount=D(amount),
         price=D(price),
         fee=D(fee),
-        fee_currency="USDT",
+        fee_currency=fee_currency,
         exchange_trade_id=f"t-{n}",
         created_at=at(when),
     )
@@ -227,6 +232,63 @@ def test_a_month_traded_by_the_engine_reconciles_and_agrees_with_its_positions()
     assert (btc.quantity_end, btc.realized_pnl) == (position.quantity, position.realized_pnl)
 
 
+def test_fees_in_the_base_asset_are_valued_at_the_fill_price_and_the_statement_reconciles():
+    """An account opened 2025-03-01 with 100,000 USDT, trading BTC on a venue that takes some fees
+    in BTC:
+
+      #1 03-02 buy 0.5 @ 60,000 fee 0.0005 BTC: cash -30,000; holds 0.4995; fee worth 30.00
+      #2 03-10 buy 0.3 @ 61,234.57 fee 0.0003 BTC: cash -18,370.371; holds 0.7992; fee worth
+         0.0003 x 61,234.57 = 18.370371 -> 18.38 (rounded up to the cent)
+      #3 03-20 sell 0.2 @ 62,000 fee 12.4 USDT: cash +12,387.6; holds 0.5992
+      #4 03-25 sell 0.1 @ 63,000 fee 0.0001 BTC: cash +6,300; gives up 0.1001, holds 0.4991; fee 6.30
+      Cash flows -30,000 - 18,370.371 + 12,387.6 + 6,300 = -29,682.771 -> cash 70,317.229.
+      Snapshot 03-31 23:00, BTC marked 64,000: positions 0.4991 x 64,000 = 31,942.40, equity
+      102,259.629. Fees 30 + 18.38 + 12.4 + 6.30 = 67.08.
+    """
+    account = TradingAccountFactory(starting_balance=D("100000"), created_at=at("2025-03-01"))
+    fill(account, 1, "2025-03-02T10:00:00", "BTC/USDT", "buy", "0.5", "60000", "0.0005", "BTC")
+    fill(account, 2, "2025-03-10T10:00:00", "BTC/USDT", "buy", "0.3", "61234.57", "0.0003", "BTC")
+    fill(account, 3, "2025-03-20T10:00:00", "BTC/USDT", "sell", "0.2", "62000", "12.4")
+    fill(account, 4, "2025-03-25T10:00:00", "BTC/USDT", "sell", "0.1", "63000", "0.0001", "BTC")
+    snapshot(account, "2025-03-31T23:00:00", "70317.229", "31942.40")
+
+    statement = monthly_statement(account=account, month="2025-03")
+    data = statement_data(statement)
+    assert data["fees"] == "67.08"
+    assert data["reconciliation"] == {
+        "equity_change": "2259.629",
+        "cash_flows": "-29682.771",
+        "position_value_change": "31942.4",
+        "expected_change": "2259.629",
+        "difference": "0",
+        "reconciled": True,
+    }
+    (btc,) = data["symbols"]
+    assert (btc["bought"], btc["sold"], btc["fees"], btc["quantity_end"]) == ("0.8", "0.3", "67.08", "0.4991")
+    assert [(f["fee"], f["fee_currency"], f["fee_quote"], f["cash_flow"]) for f in data["fills"]] == [
+        ("0.0005", "BTC", "30", "-30000"),
+        ("0.0003", "BTC", "18.38", "-18370.371"),
+        ("12.4", "USDT", "12.4", "12387.6"),
+        ("0.0001", "BTC", "6.3", "6300"),
+    ]
+    # Lots, the rebuilt position and the statement hold the same quantity; cash agrees too.
+    # FIFO: the sells take 0.2 + 0.1001 of lot #1 (0.4995), leaving 0.1994 of it and lot #2's 0.2997.
+    lots = tax_lots_for_account(account=account).open_lots
+    assert [lot.remaining_quantity for lot in lots] == [D("0.1994"), D("0.2997")]
+    states, cash = positions_from_fills(account_id=account.pk)
+    assert sum(lot.remaining_quantity for lot in lots) == states["BTC/USDT"].quantity == D("0.4991")
+    assert states["BTC/USDT"].quantity == statement.symbols[0].quantity_end
+    assert cash == statement.closing.cash
+    html = statement_html(statement)
+    assert "0.0003 BTC (= 18.38 USDT)" in html and "12.4 USDT</td>" in html
+
+    rows = trade_report_rows(account=account, start=at("2025-03-01"), end=at("2025-04-01"))
+    assert [(r["fee"], r["fee_currency"], r["fee_quote"]) for r in rows][:2] == [
+        ("0.0005", "BTC", "30"),
+        ("0.0003", "BTC", "18.38"),
+    ]
+
+
 def test_equity_that_moved_without_a_fill_shows_as_an_unreconciled_difference(book):
     _, account = book
     # A 100 USDT deposit that is not a fill: equity and cash grow, the fills do not explain it.
@@ -302,6 +364,7 @@ def test_statement_json_over_the_api(book):
         "notional": "4200",
         "fee": "4.2",
         "fee_currency": "USDT",
+        "fee_quote": "4.2",
         "liquidity": "taker",
         "client_order_id": "gen-2",
         "exchange_order_id": "ex-2",
@@ -371,6 +434,7 @@ def test_trade_report_csv_has_the_documented_columns_and_exact_values(book):
         "6750",
         "6.75",
         "USDT",
+        "6.75",
         "taker",
         "gen-4",
         "ex-4",
@@ -386,13 +450,13 @@ def test_position_history_csv_replays_every_fill_of_a_symbol(book):
     rows = csv_rows(response.content.decode())
     assert rows[0] == list(POSITION_HISTORY_COLUMNS)
     # quantity, average cost (fees in) and cumulative realized P&L after each BTC fill
-    assert [r[6:9] for r in rows[1:]] == [
+    assert [r[7:10] for r in rows[1:]] == [
         ["0.1", "40040", "0"],  # (4,000 + 4) / 0.1
         ["0.2", "41041", "0"],
         ["0.05", "41041", "587.1"],
         ["0", "0", "882.7"],  # 587.10 + (47,000 - 41,041) x 0.05 - 2.35
     ]
-    assert rows[3][:6] == ["BTC/USDT", "2025-03-20T09:15:00.000000Z", "sell", "0.15", "45000", "6.75"]
+    assert rows[3][:7] == ["BTC/USDT", "2025-03-20T09:15:00.000000Z", "sell", "0.15", "45000", "6.75", "USDT"]
 
 
 def test_position_history_without_a_symbol_lists_every_fill(book):
@@ -540,7 +604,7 @@ def test_trade_report_and_position_history_commands_write_csv_files(book, tmp_pa
     call_command("position_history", "--account=desk one", "--symbol=ETH/USDT", f"--output={target}", stdout=out)
     rows = csv_rows(target.read_text())
     assert rows[0] == list(POSITION_HISTORY_COLUMNS)
-    assert [r[6:9] for r in rows[1:]] == [["2", "3003", "0"], ["1", "3003", "-105.9"]]
+    assert [r[7:10] for r in rows[1:]] == [["2", "3003", "0"], ["1", "3003", "-105.9"]]
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,8 @@ from compliance.taxlots import (
 )
 from tests.trading.factories import OrderFactory, TradingAccountFactory
 from trading.models import Fill
+from trading.positions import PositionState, position_apply_fill
+from trading.services.positions import positions_from_fills
 
 D = Decimal
 BTC, ETH = "BTC/USDT", "ETH/USDT"
@@ -272,15 +274,109 @@ def test_proportional_share_rounds_down_and_the_whole_takes_everything():
     assert proportional_share(D("0"), D("1"), D("2")) == D("0")
 
 
+# --- Fees in the base asset (Binance charges a buy's fee in the coins received) ---------------
+
+
+def test_a_buy_with_a_base_asset_fee_holds_the_coins_received_at_the_whole_quote_paid():
+    # 0.5 BTC @ 60,000 with a 0.0005 BTC fee: 0.4995 BTC received for 30,000.00 USDT paid.
+    buy = LotFill(1, BTC, "buy", D("0.5"), D("60000"), D("0.0005"), at("2024-01-01"), fee_in_base=True)
+    (lot,) = lots_match([buy], "FIFO").open_lots
+    assert (lot.quantity, lot.cost_basis, lot.remaining_quantity, lot.remaining_basis) == (
+        D("0.4995"),
+        D("30000.00"),
+        D("0.4995"),
+        D("30000.00"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("sell_fee", "in_base", "sold", "proceeds", "gain"),
+    [
+        # Quote fee: sell all 0.4995 @ 62,000 = 30,969.00, less a 30.969 USDT fee = 30,938.031.
+        ("30.969", False, "0.4995", "30938.031", "938.031"),
+        # Base fee: sell 0.499 @ 62,000 = 30,938.00 with a 0.0005 BTC fee: the lot gives up 0.4995;
+        # the fee coins bring nothing, so the gain is 30,938.00 - 30,000.00 = 938.00.
+        ("0.0005", True, "0.499", "30938.00", "938.00"),
+    ],
+)
+def test_selling_a_lot_bought_with_a_base_asset_fee_realizes_the_exact_gain(sell_fee, in_base, sold, proceeds, gain):
+    fills = [
+        LotFill(1, BTC, "buy", D("0.5"), D("60000"), D("0.0005"), at("2024-01-01"), fee_in_base=True),
+        LotFill(2, BTC, "sell", D(sold), D("62000"), D(sell_fee), at("2024-02-01"), fee_in_base=in_base),
+    ]
+    for method in METHODS:
+        report = lots_match(fills, method)
+        (row,) = report.realized
+        assert (row.quantity, row.cost_basis, row.proceeds, row.gain) == (D("0.4995"), D("30000"), D(proceeds), D(gain))
+        assert report.open_lots == ()
+
+
+def test_a_sell_with_a_base_asset_fee_splits_the_fee_coins_over_the_lots_it_takes():
+    # Lot 1: 0.5 @ 60,000, fee 0.0005 BTC -> 0.4995 for 30,000 (60,060.06.. per coin).
+    # Lot 2: 1 @ 50,000, fee 0.001 BTC -> 0.999 for 50,000 (50,050.05.. per coin).
+    # Sell 3: 1 @ 70,000 with a 0.001 BTC fee disposes of 1.001 BTC; proceeds 70,000 in all.
+    fills = [
+        LotFill(1, BTC, "buy", D("0.5"), D("60000"), D("0.0005"), at("2024-01-01"), fee_in_base=True),
+        LotFill(2, BTC, "buy", D("1"), D("50000"), D("0.001"), at("2024-01-02"), fee_in_base=True),
+        LotFill(3, BTC, "sell", D("1"), D("70000"), D("0.001"), at("2024-01-03"), fee_in_base=True),
+    ]
+    # FIFO (and HIFO: lot 1 costs more per coin) take all 0.4995 of lot 1, whose fee share is
+    # 0.001 x 0.4995 / 1.001 = 0.000499000999.. -> 0.0004990009 (down): proceeds (0.4995 -
+    # 0.0004990009) x 70,000 = 34,930.069937. Then 0.5015 of lot 2, fee 0.001 - 0.0004990009 =
+    # 0.0005009991, proceeds 0.5009990009 x 70,000 = 35,069.930063; basis 50,000 x 0.5015 / 0.999 =
+    # 25,100.1001001001.. -> 25,100.1001001001, leaving 0.4975 of lot 2 at 24,899.8998998999.
+    fifo = [
+        (1, D("0.4995"), D("30000"), D("34930.069937"), D("4930.069937")),
+        (2, D("0.5015"), D("25100.1001001001"), D("35069.930063"), D("9969.8299628999")),
+    ]
+    # LIFO takes lot 2 whole (fee 0.001 x 0.999 / 1.001 -> 0.0009980019, proceeds 0.9980019981 x
+    # 70,000 = 69,860.139867), then 0.002 of lot 1 (basis 30,000 x 0.002 / 0.4995 -> 120.1201201201,
+    # fee the rest 0.0000019981, proceeds 0.0019980019 x 70,000 = 139.860133).
+    lifo = [
+        (2, D("0.999"), D("50000"), D("69860.139867"), D("19860.139867")),
+        (1, D("0.002"), D("120.1201201201"), D("139.860133"), D("19.7400128799")),
+    ]
+    opened = {"FIFO": (2, D("24899.8998998999")), "LIFO": (1, D("29879.8798798799"))}
+    for method, rows in (("FIFO", fifo), ("HIFO", fifo), ("LIFO", lifo)):
+        report = lots_match(fills, method)
+        assert [(r.buy_fill_id, r.quantity, r.cost_basis, r.proceeds, r.gain) for r in report.realized] == rows
+        (lot,) = report.open_lots
+        assert lot.remaining_quantity == D("0.4975")
+        assert (lot.buy_fill_id, lot.remaining_basis) == opened["LIFO" if method == "LIFO" else "FIFO"]
+        # Cash: 70,000 received - 80,000 paid; the base fees moved no cash.
+        assert report.realized_gain - report.open_basis == D("-10000")
+
+
+def test_a_base_asset_fee_counts_in_the_oversell_check_and_cannot_swallow_a_buy():
+    fills = [
+        LotFill(1, BTC, "buy", D("1"), D("100"), D("0.001"), at("2024-01-01"), fee_in_base=True),
+        LotFill(2, BTC, "sell", D("0.999"), D("100"), D("0.001"), at("2024-01-02"), fee_in_base=True),
+    ]
+    with pytest.raises(TaxLotOversold, match=r"^Fill 2 sells 0\.999 \(\+ 0\.001 fee\) BTC/USDT .* hold only 0\.999\.$"):
+        lots_match(fills, "FIFO")
+    with pytest.raises(ValueError, match=r"^fill 3: a fee of 1 in the base asset leaves nothing of a buy of 1$"):
+        LotFill(3, BTC, "buy", D("1"), D("100"), D("1"), at("2024-01-01"), fee_in_base=True)
+
+
 # --- Properties ------------------------------------------------------------------------------
 
 AMOUNTS = st.decimals(min_value=D("0.0001"), max_value=D("50"), places=4)
 PRICES = st.decimals(min_value=D("0.01"), max_value=D("90000"), places=2)
 FEES = st.decimals(min_value=D("0"), max_value=D("25"), places=3)
-# symbol, buy?, amount, price, fee, hours since the previous fill (0 gives equal times), sell all?
+# A fee in the base asset, as a fraction of the coins moved (Binance charges 0.1%; up to 1%).
+BASE_FEE_RATES = st.one_of(st.none(), st.decimals(min_value=D("0"), max_value=D("0.01"), places=4))
+# symbol, buy?, amount, price, quote fee, base fee rate (None: the fee is the quote fee), hours
+# since the previous fill (0 gives equal times), sell all?
 STEPS = st.lists(
     st.tuples(
-        st.sampled_from((BTC, ETH)), st.booleans(), AMOUNTS, PRICES, FEES, st.integers(0, 24 * 300), st.booleans()
+        st.sampled_from((BTC, ETH)),
+        st.booleans(),
+        AMOUNTS,
+        PRICES,
+        FEES,
+        BASE_FEE_RATES,
+        st.integers(0, 24 * 300),
+        st.booleans(),
     ),
     max_size=30,
 )
@@ -288,43 +384,63 @@ START = at("2020-01-01")
 
 
 def random_fills(steps, *, close_out: bool) -> list[LotFill]:
-    """Fills from the drawn steps, each sell clipped to what is held; with `close_out`, a final
-    sell of everything still held in each symbol."""
+    """Fills from the drawn steps, each sell clipped to what is held (its base-asset fee coins
+    included); with `close_out`, a final sell of everything still held in each symbol, the last
+    symbol's with a fee in coins."""
     held: dict[str, Decimal] = defaultdict(Decimal)
     fills, ts = [], START
-    for symbol, is_buy, amount, price, fee, gap_hours, sell_all in steps:
+    for symbol, is_buy, amount, price, fee, base_rate, gap_hours, sell_all in steps:
         ts += timedelta(hours=gap_hours)
         if not is_buy:
             amount = held[symbol] if sell_all else min(amount, held[symbol])
-            if not amount:
-                continue
-        held[symbol] += amount if is_buy else -amount
-        fills.append(LotFill(len(fills) + 1, symbol, "buy" if is_buy else "sell", amount, price, fee, ts))
+        in_base = base_rate is not None
+        if in_base:
+            # Of the coins moved, a fraction goes as fee (rounded down to 8 places: exchange-like).
+            fee = (amount * base_rate).quantize(D("1E-8"), rounding="ROUND_DOWN")
+            if not is_buy:
+                amount -= fee  # the sale gives up amount + fee == the coins drawn
+        if not amount:
+            continue
+        fill = LotFill(len(fills) + 1, symbol, "buy" if is_buy else "sell", amount, price, fee, ts, in_base)
+        held[symbol] += fill.quantity if is_buy else -fill.quantity
+        fills.append(fill)
     if close_out:
-        for symbol in sorted(s for s, q in held.items() if q):
-            fills.append(LotFill(len(fills) + 1, symbol, "sell", held[symbol], D("1234.56"), D("0.007"), ts))
+        for n, symbol in enumerate(sorted(s for s, q in held.items() if q)):
+            amount, fee, in_base = held[symbol], D("0.007"), False
+            if n == 1:
+                fee, in_base = held[symbol] / 1000, True
+                amount -= fee
+            fills.append(LotFill(len(fills) + 1, symbol, "sell", amount, D("1234.56"), fee, ts, in_base))
     return fills
 
 
 def cash_result(fills) -> Decimal:
-    """Total net proceeds - total cost, fees included."""
+    """Total net proceeds - total cost: the cash the trades moved (a base-asset fee moves none)."""
     return sum(
-        (f.amount * f.price - f.fee if f.side == "sell" else -(f.amount * f.price + f.fee) for f in fills), D("0")
+        (f.amount * f.price - f.quote_fee if f.side == "sell" else -(f.amount * f.price + f.quote_fee) for f in fills),
+        D("0"),
     )
 
 
 def assert_pieces_add_up(fills, report):
-    """Every sell's pieces add up to its net proceeds; every lot's pieces and remainder to its basis."""
-    proceeds, basis = defaultdict(Decimal), defaultdict(Decimal)
+    """Every sell's pieces add up to its net proceeds and to the coins it gives up; every lot's
+    pieces and remainder to its basis and to the coins it received."""
+    proceeds, basis, quantity = defaultdict(Decimal), defaultdict(Decimal), defaultdict(Decimal)
     for row in report.realized:
         assert row.quantity > 0 and row.cost_basis >= 0 and row.gain == row.proceeds - row.cost_basis
         proceeds[row.sell_fill_id] += row.proceeds
         basis[row.buy_fill_id] += row.cost_basis
+        quantity[row.sell_fill_id] += row.quantity
+        quantity[row.buy_fill_id] += row.quantity
     for lot in report.open_lots:
         assert lot.remaining_quantity > 0 and lot.remaining_basis >= 0
         basis[lot.buy_fill_id] += lot.remaining_basis
-    assert proceeds == {f.fill_id: f.amount * f.price - f.fee for f in fills if f.side == "sell"}
-    assert basis == {f.fill_id: f.amount * f.price + f.fee for f in fills if f.side == "buy"}
+        quantity[lot.buy_fill_id] += lot.remaining_quantity
+    assert proceeds == {f.fill_id: f.amount * f.price - f.quote_fee for f in fills if f.side == "sell"}
+    assert basis == {f.fill_id: f.amount * f.price + f.quote_fee for f in fills if f.side == "buy"}
+    assert quantity == {f.fill_id: f.quantity for f in fills}
+    assert all(f.quantity == f.amount - f.base_fee for f in fills if f.side == "buy")
+    assert all(f.quantity == f.amount + f.base_fee for f in fills if f.side == "sell")
 
 
 @settings(max_examples=1000, deadline=None)
@@ -345,6 +461,29 @@ def test_property_once_everything_is_sold_every_method_realizes_the_same_gain(st
     reports = [lots_match(fills, method) for method in METHODS]
     assert all(report.open_lots == () for report in reports)
     assert {report.realized_gain for report in reports} == {cash_result(fills)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=STEPS)
+def test_property_the_open_lots_hold_exactly_the_position_the_engine_books(steps):
+    """trading.positions (the engine's and the rebuild's arithmetic) and the lots agree on the
+    quantity held of every symbol, base-asset fees included, after every fill."""
+    fills = random_fills(steps, close_out=False)
+    states: dict[str, PositionState] = {}
+    for n, fill in enumerate(fills, 1):
+        states[fill.symbol] = position_apply_fill(
+            states.get(fill.symbol, PositionState()),
+            side=fill.side,
+            amount=fill.amount,
+            price=fill.price,
+            fee=fill.fee,
+            fee_in_base=fill.fee_in_base,
+        )
+        for method in METHODS:
+            lots: dict[str, Decimal] = defaultdict(Decimal)
+            for lot in lots_match(fills[:n], method).open_lots:
+                lots[lot.symbol] += lot.remaining_quantity
+            assert lots == {symbol: state.quantity for symbol, state in states.items() if state.quantity}
 
 
 # --- From the database -----------------------------------------------------------------------
@@ -424,8 +563,34 @@ def test_tax_lots_for_account_refuses_an_unknown_method_and_a_fee_not_in_the_quo
     with pytest.raises(TaxLotMethodUnknown, match="use one of FIFO, LIFO, HIFO"):
         tax_lots_for_account(account=account, method="fifo")
     bnb = db_fill(account, "buy", "1", "100", "0.01", "2024-01-01", fee_currency="BNB")
-    with pytest.raises(TaxLotFeeCurrency, match=rf"^Fill {bnb.pk} of BTC/USDT paid its fee in 'BNB', not in 'USDT'"):
+    with pytest.raises(
+        TaxLotFeeCurrency, match=rf"^Fill {bnb.pk} of BTC/USDT paid its fee in 'BNB', not in 'USDT' or 'BTC'"
+    ):
         tax_lots_for_account(account=account)
+    bnb.delete()
+    swallowed = db_fill(account, "buy", "1", "100", "1", "2024-01-01", fee_currency="BTC")
+    with pytest.raises(
+        TaxLotFeeCurrency, match=rf"^Fill {swallowed.pk} of BTC/USDT paid a fee of 1 BTC on a buy of 1: no coins"
+    ):
+        tax_lots_for_account(account=account)
+
+
+@pytest.mark.django_db
+def test_tax_lots_for_account_books_a_fee_in_the_base_asset_as_coins_and_agrees_with_the_rebuild():
+    account = TradingAccountFactory()
+    buy = db_fill(account, "buy", "0.5", "60000", "0.0005", "2024-01-01", fee_currency="BTC")
+    sell = db_fill(account, "sell", "0.2", "62000", "0.0002", "2024-02-01", fee_currency="BTC")
+    report = tax_lots_for_account(account=account)
+    # The sale gives up 0.2002 of the 0.4995 received: basis 30,000 x 0.2002 / 0.4995 =
+    # 12,024.0240240240.. -> 12,024.024024024; proceeds 0.2 x 62,000 = 12,400.
+    (row,) = report.realized
+    assert (row.buy_fill_id, row.sell_fill_id, row.quantity) == (buy.pk, sell.pk, D("0.2002"))
+    assert (row.cost_basis, row.proceeds, row.gain) == (D("12024.024024024"), D("12400"), D("375.975975976"))
+    (lot,) = report.open_lots
+    assert (lot.remaining_quantity, lot.remaining_basis) == (D("0.2993"), D("17975.975975976"))
+    states, cash = positions_from_fills(account_id=account.pk)
+    assert states[BTC].quantity == lot.remaining_quantity
+    assert cash == account.starting_balance - D("30000") + D("12400")
 
 
 # --- Command ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from decimal import Decimal
 import ccxt
 import pytest
 
+from tests.trading.conftest import API_KEY
 from trading.exchanges.emulator import main as emulator_main
 from trading.markets import exchange_info_document, market_from_ccxt, market_get
 
@@ -39,6 +40,27 @@ def test_market_order_fills_with_client_order_id_fee_and_trades(client, emulator
     balance = client.fetch_balance()
     assert balance["USDT"]["free"] == pytest.approx(100000 - 600.3 - 0.6003)
     assert balance["BTC"]["free"] == pytest.approx(1.01)
+
+
+def test_with_buy_fee_in_base_a_buy_pays_its_fee_in_the_coins_received_and_a_sell_in_quote(client, emulator):
+    emulator.state.buy_fee_in_base = True
+    order = client.create_order("BTC/USDT", "market", "buy", 0.01, None, {"newClientOrderId": "gen-b"})
+    assert order["fee"] == {"currency": "BTC", "cost": 0.00001}  # 0.1 % of 0.01 BTC
+    (trade,) = client.fetch_my_trades("BTC/USDT")
+    assert trade["fee"] == {"currency": "BTC", "cost": 0.00001}
+    free = emulator.state.accounts[API_KEY].free
+    assert (free["USDT"], free["BTC"]) == (Decimal("100000") - Decimal("600.3"), Decimal("1.00999"))
+    # A limit buy filled as maker pays the maker rate in coins, rounded up to 8 decimals.
+    client.create_order("BTC/USDT", "limit", "buy", 0.00123, 59000, {"newClientOrderId": "lim-b"})
+    emulator.state.price_set("BTCUSDT", Decimal("58990"))
+    fetched = client.fetch_order(None, "BTC/USDT", {"origClientOrderId": "lim-b"})
+    assert fetched["status"] == "closed"
+    maker = client.fetch_my_trades("BTC/USDT")[-1]
+    assert maker["takerOrMaker"] == "maker" and maker["fee"]["currency"] == "BTC"
+    assert maker["fee"]["cost"] == pytest.approx(0.00000123)  # 0.00123 x 0.1 % = 0.00000123
+    assert free["BTC"] == Decimal("1.00999") + Decimal("0.00123") - Decimal("0.00000123")
+    sold = client.create_order("BTC/USDT", "market", "sell", 0.01, None, {"newClientOrderId": "gen-s"})
+    assert sold["fee"]["currency"] == "USDT"
 
 
 def test_limit_order_rests_locks_funds_fills_as_maker_when_crossed(client, emulator):

@@ -272,3 +272,54 @@ def test_a_live_round_trip_enters_then_exits_on_the_fall_and_books_the_realized_
     assert position.quantity == 0 and position.realized_pnl == exit_order.realized_pnl
     assert posts(emulator) == 2 and len(emulator.state.orders_with_client_id(exit_order.idempotency_key)) == 1
     assert positions_rebuild(account_id=live_account.pk, actor=Actor.system("test")).matches
+
+
+def test_a_live_round_trip_with_the_buy_fee_in_bitcoin_agrees_in_position_lots_and_statement(
+    emulator, live_account, live_adapter
+):
+    """Binance's way (commissionAsset BTC on a buy) through the real ccxt client: the position,
+    the open tax lots, the exchange's balance and the monthly statement agree to the coin and the cent."""
+    from django.utils import timezone
+
+    from compliance.reports import monthly_statement, statement_data
+    from compliance.taxlots import tax_lots_for_account
+    from trading.services.positions import positions_rebuild
+
+    emulator.state.buy_fee_in_base = True
+    rising_market(emulator)
+    (entry,) = engine_tick(account_id=live_account.pk, exchange=live_adapter).orders
+    exits = []
+    for step in range(1, 9):
+        emulator.state.price_set("BTCUSDT", Decimal(60_500) * (1 - Decimal("0.02") * step))
+        exits += engine_tick(account_id=live_account.pk, exchange=live_adapter).orders
+    (exit_order,) = exits
+    (buy,) = Fill.objects.filter(order=entry)
+    (sell,) = Fill.objects.filter(order=exit_order)
+    # The taker rate of the stored BTC/USDT market is 0.1 %: the fee is 0.1 % of the coins, rounded up.
+    assert buy.fee_currency == "BTC" and buy.fee == (buy.amount / 1000).quantize(Decimal("1e-8"), rounding="ROUND_UP")
+    assert sell.fee_currency == "USDT" and sell.fee > 0
+    live_account.refresh_from_db()
+    assert live_account.cash_balance == START - buy.amount * buy.price + sell.amount * sell.price - sell.fee
+
+    position = Position.objects.get(account=live_account, symbol="BTC/USDT")
+    held = buy.amount - buy.fee - sell.amount  # the exit sells what the step allows; dust may stay
+    assert position.quantity == held and held >= 0
+    with emulator.state.lock:
+        assert emulator.state.accounts[API_KEY].free["BTC"] == 1 + held  # the fixture's 1 BTC + what we hold
+    assert positions_rebuild(account_id=live_account.pk, actor=Actor.system("test")).matches
+
+    for method in ("FIFO", "LIFO", "HIFO"):
+        lots = tax_lots_for_account(account=live_account, method=method)
+        assert sum((lot.remaining_quantity for lot in lots.open_lots), Decimal("0")) == held
+        # Gains less what is still open = the cash the two trades moved (no coin fee is cash).
+        assert lots.realized_gain - lots.open_basis == live_account.cash_balance - START
+
+    statement = monthly_statement(account=live_account, month=f"{timezone.now():%Y-%m}")
+    data = statement_data(statement)
+    (btc,) = statement.symbols
+    assert btc.quantity_end == held
+    assert [(f["fee_currency"], f["fee_quote"]) for f in data["fills"]] == [
+        ("BTC", str((buy.fee * buy.price).quantize(Decimal("0.01"), rounding="ROUND_UP").normalize())),
+        ("USDT", f"{sell.fee.normalize():f}"),
+    ]
+    assert statement.reconciliation is not None and statement.reconciliation.reconciled

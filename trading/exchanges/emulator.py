@@ -8,8 +8,11 @@ Faithful where it matters to the adapter: the same stored exchange-info document
 trading.markets, Binance's filter checks and error codes, HMAC-SHA256 signatures checked
 against the API key's secret, request weights counted per minute (429 past the limit), client
 order ids unique among open orders. Fills come from the paper exchange's model; fees are
-charged in the quote currency (Binance charges the received asset; the adapter reads the fee
-currency from each trade either way).
+charged in the quote currency, unless `buy_fee_in_base` is set: then a buy's fee is charged as
+Binance charges it, in the asset received (commissionAsset BTC on a BTC/USDT buy: the fill's
+amount x the maker or taker rate, rounded up to 8 decimals, taken from the coins credited, and no
+quote fee). Sells always pay in the quote currency. The adapter reads the fee currency from each
+trade either way.
 
 Faults are injected per request (`inject`): latency, timeout (no answer, nothing done), an
 HTTP status (429, 5xx), `drop_response` (the request is processed, then the connection is
@@ -25,13 +28,13 @@ import json
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_UP, Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from trading.exceptions import OrderRejected
-from trading.exchanges.paper import PaperExchange, PaperExecution
+from trading.exchanges.paper import FEE_QUANTUM, PaperExchange, PaperExecution, PaperFill
 from trading.exchanges.ratelimit import BINANCE_WEIGHT_PER_MINUTE, BINANCE_WEIGHTS, OPEN_ORDERS_ALL_SYMBOLS_WEIGHT
 from trading.markets import Market, exchange_info_document, markets_all
 
@@ -82,8 +85,11 @@ def _fmt(value: Decimal) -> str:
 class EmulatorState:
     """Everything the emulator knows, behind one lock (requests arrive on several threads)."""
 
-    def __init__(self, *, fill_model: PaperExchange | None = None, recv_window_ms: int = 5000):
+    def __init__(
+        self, *, fill_model: PaperExchange | None = None, recv_window_ms: int = 5000, buy_fee_in_base: bool = False
+    ):
         self.lock = threading.RLock()
+        self.buy_fee_in_base = buy_fee_in_base
         self.fill_model = fill_model or PaperExchange()
         self.recv_window_ms = recv_window_ms
         self.markets: dict[str, Market] = {m.id: m for m in markets_all().values()}
@@ -207,16 +213,28 @@ class EmulatorState:
             raise ApiError(400, *missing)
         return order
 
+    def _fee_charged(self, fill: PaperFill, side: str, market: Market) -> PaperFill:
+        """The fill with its fee as this venue charges it: in the base asset for a buy when
+        `buy_fee_in_base` is set (amount x rate, rounded up to 8 decimals), else as the model made it."""
+        if not (self.buy_fee_in_base and side == "BUY"):
+            return fill
+        rate = market.maker_fee if fill.liquidity == "maker" else market.taker_fee
+        coins = (fill.amount * rate).quantize(FEE_QUANTUM, rounding=ROUND_UP)
+        return replace(fill, fee=coins, fee_currency=market.base)
+
     def _book(self, account: EmulatorAccount, order: dict, execution: PaperExecution, market: Market) -> None:
         base, quote = market.base, market.quote
         for fill in execution.fills:
+            fill = self._fee_charged(fill, order["side"], market)
             trade_id = next(self._ids)
+            base_fee = fill.fee if fill.fee_currency == base else ZERO
+            quote_fee = fill.fee - base_fee
             if order["side"] == "BUY":
-                account.free[quote] = account.free.get(quote, ZERO) - fill.notional - fill.fee
-                account.free[base] = account.free.get(base, ZERO) + fill.amount
+                account.free[quote] = account.free.get(quote, ZERO) - fill.notional - quote_fee
+                account.free[base] = account.free.get(base, ZERO) + fill.amount - base_fee
             else:
-                account.free[base] = account.free.get(base, ZERO) - fill.amount
-                account.free[quote] = account.free.get(quote, ZERO) + fill.notional - fill.fee
+                account.free[base] = account.free.get(base, ZERO) - fill.amount - base_fee
+                account.free[quote] = account.free.get(quote, ZERO) + fill.notional - quote_fee
             self.trades.append(
                 {
                     "symbol": market.id,
@@ -600,6 +618,8 @@ class ExchangeEmulator:
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, state: EmulatorState | None = None):
+        """`state` defaults to a fresh EmulatorState (pass EmulatorState(buy_fee_in_base=True) for
+        Binance's fee in the asset received)."""
         self.state = state or EmulatorState()
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
@@ -652,12 +672,26 @@ def emulator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--secret", default="emulator-secret")
     parser.add_argument("--balance", action="append", default=[], help="ASSET=AMOUNT, e.g. USDT=10000")
     parser.add_argument("--price", action="append", default=[], help="SYMBOLID=PRICE, e.g. BTCUSDT=60000")
+    parser.add_argument(
+        "--buy-fee-in-base",
+        action="store_true",
+        help="Charge a buy's fee in the asset received, as Binance does (default: every fee in the quote currency).",
+    )
 
 
-def emulator_serve(*, host: str, port: int, api_key: str, secret: str, balance: list[str], price: list[str]) -> None:
+def emulator_serve(
+    *,
+    host: str,
+    port: int,
+    api_key: str,
+    secret: str,
+    balance: list[str],
+    price: list[str],
+    buy_fee_in_base: bool = False,
+) -> None:
     """Run the emulator in the foreground until interrupted."""
     balances, prices = _pairs(balance, "--balance"), _pairs(price, "--price")
-    emulator = ExchangeEmulator(host=host, port=port)
+    emulator = ExchangeEmulator(host=host, port=port, state=EmulatorState(buy_fee_in_base=buy_fee_in_base))
     emulator.state.account_add(api_key=api_key, secret=secret, balances=balances)
     for symbol_id, value in prices.items():
         emulator.state.price_set(symbol_id, value)

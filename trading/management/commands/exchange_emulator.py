@@ -12,5 +12,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         emulator_arguments(parser)
 
-    def handle(self, *args, host, port, api_key, secret, balance, price, **options):
-        emulator_serve(host=host, port=port, api_key=api_key, secret=secret, balance=balance, price=price)
+    def handle(self, *args, host, port, api_key, secret, balance, price, buy_fee_in_base, **options):
+        emulator_serve(
+            host=host,
+            port=port,
+            api_key=api_key,
+            secret=secret,
+            balance=balance,
+            price=price,
+            buy_fee_in_base=buy_fee_in_base,
+        )
