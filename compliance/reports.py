@@ -56,7 +56,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 from django.db.models import QuerySet
@@ -65,7 +65,7 @@ from django.utils import timezone
 
 from compliance.exceptions import ComplianceError
 from trading.models import EquitySnapshot, Fill, TradingAccount
-from trading.positions import PositionState, cash_delta, fee_in_base, position_apply_fill
+from trading.positions import PositionState, cash_delta, fee_in_base, fee_in_quote, position_apply_fill
 from trading.serializers import account_ref, dec
 
 TRADE_REPORT_COLUMNS = (
@@ -225,11 +225,8 @@ def fills_replay(fills: Iterable[Fill]) -> Iterator[PositionStep]:
 
 
 def fee_quote(fill: Fill) -> Decimal:
-    """The fill's fee in the quote currency: as charged when in the quote currency; when charged
-    in the base asset, the coins valued at the fill's price, rounded up to the cent."""
-    if fee_in_base(symbol=fill.symbol, fee_currency=fill.fee_currency):
-        return (fill.fee * fill.price).quantize(CENT, rounding=ROUND_UP)
-    return fill.fee
+    """The fill's fee in the quote currency (trading.positions.fee_in_quote)."""
+    return fee_in_quote(symbol=fill.symbol, fee=fill.fee, fee_currency=fill.fee_currency, price=fill.price)
 
 
 def _trade_row(fill: Fill, account: TradingAccount) -> dict[str, str]:

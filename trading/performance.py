@@ -1,13 +1,15 @@
 """Performance reads for the API (SPEC O2): per symbol and strategy, profit per period, trade
 statistics. Money is Decimal, summed by the database or in Decimal, never float."""
 
+from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
-from trading.models import EquitySnapshot, Order, TradingAccount
+from trading.models import EquitySnapshot, Fill, Order, TradingAccount
+from trading.positions import fee_in_quote
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -19,7 +21,22 @@ def _filled(account_id: int) -> QuerySet[Order]:
     return Order.objects.filter(account_id=account_id, status__in=("filled", "partially_filled"))
 
 
+def fees_in_quote(*, account_id: int, key: str | None = None) -> dict:
+    """Fees paid, in the quote currency, per value of `key` (a Fill lookup; None: one total
+    under None). From the fills, not the orders: a fee charged in the base asset (Binance's
+    buy fee) is valued at its fill's price, and a cancelled order's partial fills paid fees
+    too."""
+    fills = Fill.objects.filter(account_id=account_id, fee__gt=0)
+    totals: dict = defaultdict(lambda: ZERO)
+    for name, symbol, fee, currency, price in fills.values_list(
+        key or "account_id", "symbol", "fee", "fee_currency", "price"
+    ).iterator():
+        totals[name if key else None] += fee_in_quote(symbol=symbol, fee=fee, fee_currency=currency, price=price)
+    return totals
+
+
 def _performance(account_id: int, key: str) -> list[dict]:
+    fees = fees_in_quote(account_id=account_id, key={"symbol": "symbol"}.get(key, "order__" + key))
     rows = (
         _filled(account_id)
         .values(key)
@@ -28,7 +45,6 @@ def _performance(account_id: int, key: str) -> list[dict]:
             exits=Count("pk", filter=Q(side="sell")),
             wins=Count("pk", filter=Q(side="sell", realized_pnl__gt=0)),
             realized_pnl=Sum("realized_pnl"),
-            fees=Sum("fee"),
         )
         .order_by(key)
     )
@@ -39,7 +55,7 @@ def _performance(account_id: int, key: str) -> list[dict]:
             "exits": row["exits"],
             "wins": row["wins"],
             "realized_pnl": row["realized_pnl"] or ZERO,
-            "fees": row["fees"] or ZERO,
+            "fees": fees.get(row[key], ZERO),
         }
         for row in rows
     ]
@@ -103,7 +119,7 @@ def trade_statistics(*, account_id: int, since: datetime | None = None) -> dict:
     wins = [p for p in pnls if p > 0]
     losses = [p for p in pnls if p < 0]
     gross_profit, gross_loss = sum(wins, ZERO), -sum(losses, ZERO)
-    fees = _filled(account_id).aggregate(total=Sum("fee"))["total"] or ZERO
+    fees = fees_in_quote(account_id=account_id).get(None, ZERO)
     return {
         "trades": len(pnls),
         "wins": len(wins),

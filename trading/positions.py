@@ -11,7 +11,7 @@ their average cost) and never touches the cash.
 """
 
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal
 
 STORE_QUANTUM = Decimal("0.0000000001")  # MONEY decimal_places = 10
 ZERO = Decimal("0")
@@ -31,6 +31,15 @@ class PositionState:
 def fee_in_base(*, symbol: str, fee_currency: str) -> bool:
     """Whether a fill's fee was charged in the symbol's base asset ("BTC" of "BTC/USDT")."""
     return bool(fee_currency) and fee_currency == symbol.split("/")[0]
+
+
+def fee_in_quote(*, symbol: str, fee: Decimal, fee_currency: str, price: Decimal) -> Decimal:
+    """A fill's fee in the quote currency: as charged when in the quote currency; when charged
+    in the base asset, the coins valued at the fill's price, rounded up to the cent (as the
+    paper exchange rounds fees: never in our favour)."""
+    if fee_in_base(symbol=symbol, fee_currency=fee_currency):
+        return (fee * price).quantize(Decimal("0.01"), rounding=ROUND_UP)
+    return fee
 
 
 def position_apply_fill(

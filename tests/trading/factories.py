@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import factory
 
-from trading.models import Order, Strategy, TradingAccount
+from trading.models import Fill, Order, Strategy, TradingAccount
 
 
 class TradingAccountFactory(factory.django.DjangoModelFactory):
@@ -44,3 +44,18 @@ class OrderFactory(factory.django.DjangoModelFactory):
     side = "buy"
     amount = Decimal("0.01")
     idempotency_key = factory.Sequence(lambda n: f"test-{n}")
+
+
+class FillFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Fill
+
+    order = factory.SubFactory(OrderFactory)
+    account = factory.SelfAttribute("order.account")
+    symbol = factory.SelfAttribute("order.symbol")
+    side = factory.SelfAttribute("order.side")
+    amount = factory.SelfAttribute("order.amount")
+    price = Decimal("60000")
+    fee = Decimal("0")
+    fee_currency = "USDT"
+    exchange_trade_id = factory.Sequence(lambda n: f"trade-{n}")
