@@ -27,7 +27,7 @@ from risk.alerts import alert_raise
 from risk.exceptions import RiskError
 from risk.models import SymbolLock
 from risk.selectors import config_version_active
-from trading.exceptions import ExchangeError, OrderNotFound
+from trading.exceptions import ExchangeError, OrderNotFound, OrderRejected
 from trading.exchanges.live import LiveExchange
 from trading.exchanges.paper import PaperExchange
 from trading.live import account_changed
@@ -193,7 +193,7 @@ def live_orders_cancel(
     if exchange is None:
         alert_raise(
             account_id=account_id,
-            type="kill_switch",
+            type="api_error_burst",
             message=f"{len(orders)} open order(s) not cancelled: no exchange credentials; left to reconciliation",
             details={"orders": [o.idempotency_key for o in orders]},
         )
@@ -204,15 +204,15 @@ def live_orders_cancel(
             after = order_cancel_live(order_id=order.pk, exchange=exchange, actor=actor, reason=reason)
         except OrderNotFound:
             continue  # never reached the exchange: order_send_live's check cancels it unsent
-        except ExchangeError as exc:
-            failed[order.idempotency_key] = exc.code
+        except (ExchangeError, OrderRejected) as exc:
+            failed[order.idempotency_key] = getattr(exc, "code", type(exc).__name__)
             continue
         cancelled += after.status == OrderStatus.CANCELLED
     if failed:
         logger.error("cancel on the exchange failed", extra={"account": account_id, "orders": failed})
-        alert_raise(
+        alert_raise(  # not kill_switch: the halt's own alert of that type would absorb it
             account_id=account_id,
-            type="kill_switch",
+            type="api_error_burst",
             message=f"{len(failed)} cancel(s) failed on the exchange; retried by the next tick and reconciliation",
             details={"failed": failed},
         )

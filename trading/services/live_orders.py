@@ -122,8 +122,8 @@ def _send_check(order: Order, *, actor: Actor, config_hash: str) -> tuple[Order,
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status != OrderStatus.SUBMITTED or order.exchange_order_id:
             return order, False  # settled, cancelled, or already answered by the exchange
-        stop_level = TradingAccount.objects.select_for_update().values_list("stop_level", flat=True).get(
-            pk=order.account_id
+        stop_level = (
+            TradingAccount.objects.select_for_update().values_list("stop_level", flat=True).get(pk=order.account_id)
         )
         reason = send_refusal(stop_level=stop_level, order=order)
         if reason is not None:
