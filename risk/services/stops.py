@@ -228,12 +228,20 @@ def trading_flatten(
         if account.mode == TradingMode.LIVE:
             exits = _flatten_prepare_live(account, actor, reason)
         else:
-            return _flatten_paper(account, actor, reason, exchange or PaperExchange())
+            paper = exchange if isinstance(exchange, PaperExchange) else PaperExchange()
+            return _flatten_paper(account, actor, reason, paper)
     live = _live_exchange(account.pk, exchange if isinstance(exchange, LiveExchange) else None)
     # Cancels first: a resting sell holds the coins the exit has to sell.
     live_orders_cancel(account_id=account.pk, actor=actor, reason=f"flatten: {reason}", exchange=live)
     if live is None:
-        return 0  # alerted by live_orders_cancel or below; the exits stay submitted for reconciliation
+        if exits:
+            alert_raise(
+                account_id=account.pk,
+                type="api_error_burst",
+                message=f"flatten: {len(exits)} exit order(s) not sent: no exchange credentials",
+                details={"orders": [order.idempotency_key for order, _ in exits]},
+            )
+        return 0  # the exits stay submitted; reconciliation fails them if they never reach the exchange
     closed = 0
     for order, config_hash in exits:
         closed += order_send_live(order=order, exchange=live, actor=actor, config_hash=config_hash).status == (
