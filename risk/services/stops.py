@@ -205,7 +205,11 @@ def live_orders_cancel(
         except OrderNotFound:
             continue  # never reached the exchange: order_send_live's check cancels it unsent
         except (ExchangeError, OrderRejected) as exc:
-            failed[order.idempotency_key] = getattr(exc, "code", type(exc).__name__)
+            failed[order.idempotency_key] = exc.code
+            continue
+        except Exception:  # one order's surprise must not keep the kill switch from the others
+            logger.exception("cancel on the exchange raised", extra={"account": account_id, "order": order.pk})
+            failed[order.idempotency_key] = "error"
             continue
         cancelled += after.status == OrderStatus.CANCELLED
     if failed:

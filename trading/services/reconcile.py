@@ -155,7 +155,7 @@ def _stop_enforce(account: TradingAccount, remote_open, exchange: LiveExchange, 
             answer = exchange.cancel_order(symbol=remote.symbol, client_order_id=remote.client_order_id)
             trades = exchange.order_trades(symbol=remote.symbol, order_id=answer.id) if answer.filled > 0 else []
         except (ExchangeError, OrderRejected) as exc:
-            report.errors.append(f"cancel {remote.client_order_id}: {getattr(exc, 'code', type(exc).__name__)}")
+            report.errors.append(f"cancel {remote.client_order_id}: {exc.code}")
             continue
         local = Order.objects.filter(account=account, exchange_order_id=remote.id).first()
         if local is not None:
