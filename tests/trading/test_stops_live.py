@@ -276,3 +276,17 @@ def test_the_dead_mans_switch_cancels_a_live_account_s_orders_on_the_exchange(em
     order.refresh_from_db()
     assert order.status == "cancelled"
     assert AuditEvent.objects.get(action="order.cancelled").actor == "dead_mans_switch"
+
+
+def test_a_partially_filled_order_cancelled_by_the_halt_keeps_its_fill(emulator, live_account, live_adapter):
+    order = resting_buy(live_account, live_adapter, "gen-part-2")
+    exchange_fill(emulator, "gen-part-2", Decimal("0.001"))  # the DB has not seen it yet
+    assert trading_halt(account_id=live_account.pk, actor=OPS, reason="drill", exchange=live_adapter) == 1
+    order.refresh_from_db()
+    on_exchange = remote(emulator, "gen-part-2")
+    assert on_exchange["status"] == "CANCELED" and on_exchange["executedQty"] == Decimal("0.001")
+    assert (order.status, order.filled_amount) == ("cancelled", Decimal("0.001"))
+    (fill,) = Fill.objects.filter(order=order)
+    assert fill.exchange_trade_id == str(on_exchange["fills"][0]["tradeId"])
+    assert Position.objects.get(account=live_account, symbol="BTC/USDT").quantity == Decimal("0.001")
+    assert audit_chain_verify().ok
