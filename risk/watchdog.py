@@ -13,6 +13,7 @@ from compliance.services import Actor
 from genesis_site.models import Heartbeat
 from risk.alerts import alert_raise
 from risk.selectors import config_version_active
+from risk.services.stops import live_orders_cancel
 from trading.models import OPEN_ORDER_STATUSES, Order, OrderStatus, StopLevel, TradingAccount, TradingMode
 from trading.services.orders import order_transition
 
@@ -36,10 +37,20 @@ def _worker_silence(now: datetime) -> float | None:
 
 
 def _cancel_open_orders(reason: str) -> int:
+    """Every open order cancelled: a paper account's in the database under its row lock, a LIVE
+    account's on the exchange by client order id (the halt's `live_orders_cancel`, outside any
+    transaction, each row changed only on the exchange's answer)."""
     cancelled = 0
     for account_id in (
         Order.objects.filter(status__in=OPEN_ORDER_STATUSES).values_list("account_id", flat=True).distinct()
     ):
+        if TradingAccount.objects.filter(pk=account_id, mode=TradingMode.LIVE).exists():
+            count = live_orders_cancel(account_id=account_id, actor=WATCHDOG, reason=reason, keep_flatten_exits=False)
+            cancelled += count
+            alert_raise(
+                account_id=account_id, type="engine_silent", message=reason, details={"cancelled_orders": count}
+            )
+            continue
         with transaction.atomic():
             TradingAccount.objects.select_for_update().get(pk=account_id)
             version = config_version_active(account_id=account_id)

@@ -2,8 +2,20 @@
 
 Every change takes the account row lock that the engine tick also takes, so a tick either
 ran entirely before the change or sees it: once a halt commits, no order follows. Each change
-is audited with its reason and persists across restarts (it is database state)."""
+is audited with its reason and persists across restarts (it is database state).
 
+LIVE accounts (SPEC R6, §10 "cancels go out within 2 s"): the stop level and its audit commit
+first; then, inline in the calling request, task or command, every open order is cancelled on
+the exchange by client order id and the exchange's answer is applied (cancelled, or filled if
+it filled first). No row is called cancelled before the exchange says so. No transaction is
+held across a network call. A cancel that fails after the adapter's retries stays open in the
+database: the next engine tick of the halted account and every reconciliation pass cancel it
+again. Orders committed before the halt but not yet sent are refused by `order_send_live`'s
+check under the row locks, and reconciliation cancels anything a halted account has open on
+the exchange. A flatten then sells each position at market through the same live path.
+"""
+
+import logging
 import uuid
 from datetime import timedelta
 
@@ -15,6 +27,8 @@ from risk.alerts import alert_raise
 from risk.exceptions import RiskError
 from risk.models import SymbolLock
 from risk.selectors import config_version_active
+from trading.exceptions import ExchangeError, OrderNotFound, OrderRejected
+from trading.exchanges.live import LiveExchange
 from trading.exchanges.paper import PaperExchange
 from trading.live import account_changed
 from trading.markets import market_get
@@ -27,8 +41,18 @@ from trading.models import (
     Strategy,
     StrategyState,
     TradingAccount,
+    TradingMode,
+)
+from trading.services.live_orders import (
+    FLATTEN_KEY_PREFIX,
+    order_cancel_live,
+    order_is_flatten_exit,
+    order_prepare_live,
+    order_send_live,
 )
 from trading.services.orders import order_execute_paper, order_transition
+
+logger = logging.getLogger(__name__)
 
 
 class StopRefused(RiskError):
@@ -92,66 +116,195 @@ def trading_pause_entries(
             _audit(account, actor, "stop.pause_entries", scope="account", reason=reason)
 
 
-def trading_halt(*, account_id: int, actor: Actor, reason: str) -> int:
+def trading_halt(*, account_id: int, actor: Actor, reason: str, exchange: LiveExchange | None = None) -> int:
     """The kill switch: no new orders at all, and every open order cancelled. Returns how
-    many orders were cancelled."""
+    many orders were cancelled (for a LIVE account: how many the exchange confirmed)."""
     with transaction.atomic():
         account = _locked_account(account_id, reason)
-        return trading_halt_locked(account, actor, reason, level=StopLevel.HALT)
+        cancelled = trading_halt_locked(account, actor, reason, level=StopLevel.HALT)
+    if account.mode == TradingMode.LIVE:
+        return live_orders_cancel(account_id=account.pk, actor=actor, reason=f"halt: {reason}", exchange=exchange)
+    return cancelled
 
 
 def trading_halt_locked(account: TradingAccount, actor: Actor, reason: str, *, level: str = StopLevel.HALT) -> int:
-    """Halt an account whose row the caller has locked (the engine's automatic halt)."""
+    """Halt an account whose row the caller has locked (the engine's automatic halt). A paper
+    account's open orders are cancelled here; a LIVE account's are cancelled on the exchange
+    by `live_orders_cancel` once the caller has committed. Returns the paper cancels, or the
+    LIVE orders still to cancel."""
     _set_level(account, level, reason)
     version = config_version_active(account_id=account.pk)
     config_hash = version.sha256 if version else ""
     cancelled = 0
-    for order in Order.objects.select_for_update().filter(account=account, status__in=OPEN_ORDER_STATUSES):
-        order_transition(
-            order=order,
-            status=OrderStatus.CANCELLED,
-            actor=actor,
-            config_hash=config_hash,
-            extra={"reason": f"{level}: {reason}"},
-        )
-        cancelled += 1
-    _audit(account, actor, f"stop.{level}", reason=reason, cancelled_orders=cancelled)
+    live = account.mode == TradingMode.LIVE
+    if live:
+        cancelled = Order.objects.filter(account=account, status__in=OPEN_ORDER_STATUSES).count()
+    else:
+        for order in Order.objects.select_for_update().filter(account=account, status__in=OPEN_ORDER_STATUSES):
+            order_transition(
+                order=order,
+                status=OrderStatus.CANCELLED,
+                actor=actor,
+                config_hash=config_hash,
+                extra={"reason": f"{level}: {reason}"},
+            )
+            cancelled += 1
+    counted = {"cancel_on_exchange": cancelled} if live else {"cancelled_orders": cancelled}
+    _audit(account, actor, f"stop.{level}", reason=reason, **counted)
     alert_raise(
         account_id=account.pk,
         type="kill_switch",
         message=f"{level} by {actor.name}: {reason}",
-        details={"level": level, "cancelled_orders": cancelled},
+        details={"level": level, **counted},
     )
     return cancelled
 
 
-def trading_flatten(*, account_id: int, actor: Actor, reason: str, exchange: PaperExchange | None = None) -> int:
+def _live_exchange(account_id: int, exchange: LiveExchange | None) -> LiveExchange | None:
+    if exchange is not None:
+        return exchange
+    from trading.services.engine import live_exchange_session  # the engine imports this module
+
+    return live_exchange_session(account_id=account_id)
+
+
+def live_orders_cancel(
+    *,
+    account_id: int,
+    actor: Actor,
+    reason: str,
+    exchange: LiveExchange | None = None,
+    keep_flatten_exits: bool = True,
+) -> int:
+    """Cancel a LIVE account's open orders on the exchange, one by client order id, outside
+    any transaction, each answer applied to its row (cancelled, or filled first). Run after
+    the stop's commit. A flatten's own exits are kept unless `keep_flatten_exits` is False.
+    Returns how many the exchange confirmed cancelled; an order the exchange does not know
+    (not sent yet: the send check refuses it) or could not be reached for stays open in the
+    database and is alerted, for the next tick or reconciliation pass."""
+    orders = [
+        o
+        for o in Order.objects.filter(account_id=account_id, status__in=OPEN_ORDER_STATUSES).order_by("pk")
+        if not (keep_flatten_exits and order_is_flatten_exit(o))
+    ]
+    if not orders:
+        return 0
+    exchange = _live_exchange(account_id, exchange)
+    if exchange is None:
+        alert_raise(
+            account_id=account_id,
+            type="api_error_burst",
+            message=f"{len(orders)} open order(s) not cancelled: no exchange credentials; left to reconciliation",
+            details={"orders": [o.idempotency_key for o in orders]},
+        )
+        return 0
+    cancelled, failed = 0, {}
+    for order in orders:
+        try:
+            after = order_cancel_live(order_id=order.pk, exchange=exchange, actor=actor, reason=reason)
+        except OrderNotFound:
+            continue  # never reached the exchange: order_send_live's check cancels it unsent
+        except (ExchangeError, OrderRejected) as exc:
+            failed[order.idempotency_key] = exc.code
+            continue
+        except Exception:  # one order's surprise must not keep the kill switch from the others
+            logger.exception("cancel on the exchange raised", extra={"account": account_id, "order": order.pk})
+            failed[order.idempotency_key] = "error"
+            continue
+        cancelled += after.status == OrderStatus.CANCELLED
+    if failed:
+        logger.error("cancel on the exchange failed", extra={"account": account_id, "orders": failed})
+        alert_raise(  # not kill_switch: the halt's own alert of that type would absorb it
+            account_id=account_id,
+            type="api_error_burst",
+            message=f"{len(failed)} cancel(s) failed on the exchange; retried by the next tick and reconciliation",
+            details={"failed": failed},
+        )
+    return cancelled
+
+
+def trading_flatten(
+    *, account_id: int, actor: Actor, reason: str, exchange: PaperExchange | LiveExchange | None = None
+) -> int:
     """Halt, then close every open position at market. Returns how many were closed."""
-    exchange = exchange or PaperExchange()
     with transaction.atomic():
         account = _locked_account(account_id, reason)
-        trading_halt_locked(account, actor, reason, level=StopLevel.FLATTEN)
-        version = config_version_active(account_id=account.pk)
-        correlation_id = uuid.uuid4().hex
-        closed = 0
-        for position in Position.objects.select_for_update().filter(account=account, quantity__gt=0):
-            _order, fill = order_execute_paper(
-                account=account,
-                strategy=None,
-                position=position,
-                market=market_get(position.symbol),
-                side="sell",
-                amount=position.quantity,
-                last_price=position.mark_price or position.average_cost,
-                exchange=exchange,
-                idempotency_key=f"flat-{uuid.uuid4().hex[:31]}",
-                correlation_id=correlation_id,
-                config_hash=version.sha256 if version else "",
-                actor=actor,
+        if account.mode == TradingMode.LIVE:
+            exits = _flatten_prepare_live(account, actor, reason)
+        else:
+            paper = exchange if isinstance(exchange, PaperExchange) else PaperExchange()
+            return _flatten_paper(account, actor, reason, paper)
+    live = _live_exchange(account.pk, exchange if isinstance(exchange, LiveExchange) else None)
+    # Cancels first: a resting sell holds the coins the exit has to sell.
+    live_orders_cancel(account_id=account.pk, actor=actor, reason=f"flatten: {reason}", exchange=live)
+    if live is None:
+        if exits:
+            alert_raise(
+                account_id=account.pk,
+                type="api_error_burst",
+                message=f"flatten: {len(exits)} exit order(s) not sent: no exchange credentials",
+                details={"orders": [order.idempotency_key for order, _ in exits]},
             )
-            closed += fill is not None
-        account.save(update_fields=["cash_balance"])
+        return 0  # the exits stay submitted; reconciliation fails them if they never reach the exchange
+    closed = 0
+    for order, config_hash in exits:
+        closed += order_send_live(order=order, exchange=live, actor=actor, config_hash=config_hash).status == (
+            OrderStatus.FILLED
+        )
     return closed
+
+
+def _flatten_paper(account: TradingAccount, actor: Actor, reason: str, exchange: PaperExchange) -> int:
+    trading_halt_locked(account, actor, reason, level=StopLevel.FLATTEN)
+    version = config_version_active(account_id=account.pk)
+    correlation_id = uuid.uuid4().hex
+    closed = 0
+    for position in Position.objects.select_for_update().filter(account=account, quantity__gt=0):
+        _order, fill = order_execute_paper(
+            account=account,
+            strategy=None,
+            position=position,
+            market=market_get(position.symbol),
+            side="sell",
+            amount=position.quantity,
+            last_price=position.mark_price or position.average_cost,
+            exchange=exchange,
+            idempotency_key=f"{FLATTEN_KEY_PREFIX}{uuid.uuid4().hex[:31]}",
+            correlation_id=correlation_id,
+            config_hash=version.sha256 if version else "",
+            actor=actor,
+        )
+        closed += fill is not None
+    account.save(update_fields=["cash_balance"])
+    return closed
+
+
+def _flatten_prepare_live(account: TradingAccount, actor: Actor, reason: str) -> list[tuple]:
+    """Under the account lock: the flatten level, and one market sell per position recorded as
+    submitted (sent after the commit). A quantity below the market's lot step (fee dust)
+    cannot be sold and is left."""
+    trading_halt_locked(account, actor, reason, level=StopLevel.FLATTEN)
+    version = config_version_active(account_id=account.pk)
+    config_hash = version.sha256 if version else ""
+    correlation_id = uuid.uuid4().hex
+    exits = []
+    for position in Position.objects.filter(account=account, quantity__gt=0).order_by("symbol"):
+        amount = market_get(position.symbol).floor_amount(position.quantity)
+        if amount <= 0:
+            continue
+        order, _ = order_prepare_live(
+            account=account,
+            symbol=position.symbol,
+            side="sell",
+            amount=amount,
+            idempotency_key=f"{FLATTEN_KEY_PREFIX}{uuid.uuid4().hex[:31]}",
+            actor=actor,
+            correlation_id=correlation_id,
+            config_hash=config_hash,
+            reason=f"flatten: {reason}",
+        )
+        exits.append((order, config_hash))
+    return exits
 
 
 def trading_release(

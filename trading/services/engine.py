@@ -21,7 +21,7 @@ from risk.gate import GateContext, OrderIntent, Pacing, gate_check
 from risk.guards import tick_rejection
 from risk.policy import RiskPolicy
 from risk.selectors import breakers_open, config_version_active, policy_of, symbols_locked
-from risk.services.stops import trading_halt_locked
+from risk.services.stops import live_orders_cancel, trading_halt_locked
 from risk.sizing import position_value
 from trading import metrics
 from trading.exchanges.live import LiveExchange
@@ -35,6 +35,7 @@ from trading.models import (
     EquitySnapshot,
     Order,
     Position,
+    StopLevel,
     Strategy,
     StrategyState,
     TradingAccount,
@@ -216,7 +217,10 @@ def _live_tick(account_id: int, exchange: LiveExchange | None) -> TickResult | N
        ladder, and each order recorded as submitted (audited) -- then commit;
     3. send each order with its idempotency key as client order id and book the answer
        (fills, position, cash). An answer lost on the way leaves the order submitted, and no
-       later tick orders that symbol again until reconciliation settles it."""
+       later tick orders that symbol again until reconciliation settles it.
+    On a halted or flattened account (this tick's drawdown guard, or an earlier halt whose
+    cancels failed) the open orders are then cancelled on the exchange (`live_orders_cancel`;
+    one query when there are none)."""
     account = TradingAccount.objects.get(pk=account_id)
     if exchange is None:
         exchange = live_exchange_session(account_id=account_id)
@@ -232,6 +236,13 @@ def _live_tick(account_id: int, exchange: LiveExchange | None) -> TickResult | N
     sent = {}
     for order in to_send:
         sent[order.pk] = order_send_live(order=order, exchange=exchange, actor=ENGINE)
+    if account.stop_level in (StopLevel.HALT, StopLevel.FLATTEN):
+        live_orders_cancel(
+            account_id=account.pk,
+            actor=ENGINE,
+            reason=f"{account.stop_level}: {account.stop_reason}",
+            exchange=exchange,
+        )
     result.orders = [sent.get(o.pk, o) for o in result.orders]
     if sent:
         account.refresh_from_db()

@@ -10,11 +10,31 @@ from compliance.services import Actor, audit_append, audit_batch
 from trading.exceptions import ExchangeError, OrderRejected
 from trading.exchanges.live import ExchangeOrder, ExchangeTrade, LiveExchange
 from trading.exchanges.paper import PaperFill
-from trading.models import Fill, Order, OrderStatus, Position, TradingAccount
+from trading.models import Fill, Order, OrderStatus, Position, StopLevel, TradingAccount
 from trading.positions import cash_delta, fee_in_base
 from trading.services.orders import _order_event, _position_book, order_transition
 
 FINAL = {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED}
+# The client order ids of a flatten's exit orders: the only orders a flattened account sends.
+FLATTEN_KEY_PREFIX = "flat-"
+
+
+def order_is_flatten_exit(order_or_key: Order | str) -> bool:
+    key = order_or_key if isinstance(order_or_key, str) else order_or_key.idempotency_key
+    return key.startswith(FLATTEN_KEY_PREFIX)
+
+
+def send_refusal(*, stop_level: str, order: Order) -> str | None:
+    """Why an order may not go to the exchange under the account's stop level (SPEC R6), or
+    None: a halt stops everything, a flatten everything but its own exits, a pause of entries
+    the buys (entries; sells are exits)."""
+    if stop_level == StopLevel.HALT:
+        return "halt: no orders reach the exchange"
+    if stop_level == StopLevel.FLATTEN and not order_is_flatten_exit(order):
+        return "flatten: only the flatten's own exit orders reach the exchange"
+    if stop_level == StopLevel.PAUSE_ENTRIES and order.side == "buy":
+        return "pause_entries: entries are paused; only exits reach the exchange"
+    return None
 
 
 def order_prepare_live(
@@ -59,7 +79,16 @@ def order_send_live(*, order: Order, exchange: LiveExchange, actor: Actor, confi
     """Send a committed, submitted order to the exchange with its idempotency key as client
     order id, and apply the answer. Must run outside any transaction: the submitted row has
     to be durable before the exchange can act on it. A rejection is recorded; an unknown
-    outcome (lost answer, timeout) leaves the order submitted for reconciliation."""
+    outcome (lost answer, timeout) leaves the order submitted for reconciliation.
+
+    Right before the call the order and account rows are locked in a short transaction and
+    checked: an order no longer submitted (a halt's cancel got to it) or one the account's stop
+    level forbids (a halt committed after the tick that decided it) is not sent but cancelled,
+    audited with the reason. A halt committing after this check is caught by the halt's own
+    cancel or by reconciliation, which cancels what a halted account has open."""
+    order, send = _send_check(order, actor=actor, config_hash=config_hash)
+    if not send:
+        return order
     try:
         remote = exchange.create_order(
             symbol=order.symbol,
@@ -85,6 +114,43 @@ def order_send_live(*, order: Order, exchange: LiveExchange, actor: Actor, confi
     except ExchangeError:
         return order  # outcome unknown: submitted until reconciliation settles it
     return order_apply_remote(order_id=order.pk, remote=remote, trades=remote.trades, actor=actor)
+
+
+def _send_check(order: Order, *, actor: Actor, config_hash: str) -> tuple[Order, bool]:
+    with transaction.atomic():
+        # The order first, then the account: the order the answer's booking locks them in.
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status != OrderStatus.SUBMITTED or order.exchange_order_id:
+            return order, False  # settled, cancelled, or already answered by the exchange
+        stop_level = (
+            TradingAccount.objects.select_for_update().values_list("stop_level", flat=True).get(pk=order.account_id)
+        )
+        reason = send_refusal(stop_level=stop_level, order=order)
+        if reason is not None:
+            order.reject_reason = f"not sent: {reason}"
+            order_transition(
+                order=order,
+                status=OrderStatus.CANCELLED,
+                actor=actor,
+                config_hash=config_hash,
+                extra={"reason": order.reject_reason, "sent": False},
+            )
+            return order, False
+    return order, True
+
+
+def order_cancel_live(*, order_id: int, exchange: LiveExchange, actor: Actor, reason: str) -> Order:
+    """Cancel an order on the exchange by its client order id (outside any transaction) and
+    apply the exchange's answer: cancelled, or filled if it filled before the cancel landed
+    (its fills booked). The local row changes only on that answer. OrderNotFound (the
+    exchange never saw it) and ExchangeError (after the adapter's retries) propagate: the
+    row stays open for the send check or reconciliation."""
+    order = Order.objects.get(pk=order_id)
+    if order.status in FINAL:
+        return order
+    remote = exchange.cancel_order(symbol=order.symbol, client_order_id=order.idempotency_key)
+    trades = exchange.order_trades(symbol=order.symbol, order_id=remote.id) if remote.filled > 0 else []
+    return order_apply_remote(order_id=order.pk, remote=remote, trades=trades, actor=actor, reason=reason)
 
 
 def order_submit_live(
@@ -160,7 +226,7 @@ def _fill_book(order: Order, trade: ExchangeTrade, quote: str) -> Decimal | None
 
 
 def order_apply_remote(
-    *, order_id: int, remote: ExchangeOrder, trades: tuple[ExchangeTrade, ...] | list, actor: Actor
+    *, order_id: int, remote: ExchangeOrder, trades: tuple[ExchangeTrade, ...] | list, actor: Actor, reason: str = ""
 ) -> Order:
     """Bring the local order to what the exchange reports: new fills booked (position, cash,
     realized P&L), amounts and fees copied, one audited transition per state change, the
@@ -191,9 +257,8 @@ def order_apply_remote(
             target != order.status or (target == OrderStatus.PARTIALLY_FILLED and changed)
         ):
             if target != OrderStatus.SUBMITTED:
-                order_transition(
-                    order=order, status=target, actor=actor, config_hash="", extra={"filled": order.filled_amount}
-                )
+                extra = {"filled": order.filled_amount} | ({"reason": reason} if reason else {})
+                order_transition(order=order, status=target, actor=actor, config_hash="", extra=extra)
                 return order
         order.save()
     return order

@@ -6,6 +6,10 @@ deny orders they hold, so an order is failed only after `max_misses` consecutive
 did not find it (the counter is persisted on the order; any sighting resets it). Orders open
 on the exchange with no local row are adopted into the database, flagged, and alerted. An
 unreachable exchange changes nothing: the next pass tries again.
+
+On a halted or flattened account the pass also enforces the stop (SPEC R6): every order found
+open on the exchange, except a flatten's own exits, is cancelled there and the answer applied.
+This closes the window between `order_send_live`'s check and a halt committing just after it.
 """
 
 import uuid
@@ -15,10 +19,10 @@ from django.db import transaction
 
 from compliance.services import Actor, audit_append
 from risk.alerts import alert_raise
-from trading.exceptions import ExchangeError, OrderNotFound
+from trading.exceptions import ExchangeError, OrderNotFound, OrderRejected
 from trading.exchanges.live import LiveExchange
-from trading.models import OPEN_ORDER_STATUSES, Order, OrderStatus, TradingAccount
-from trading.services.live_orders import order_adopt, order_apply_remote
+from trading.models import OPEN_ORDER_STATUSES, Order, OrderStatus, StopLevel, TradingAccount
+from trading.services.live_orders import order_adopt, order_apply_remote, order_is_flatten_exit
 from trading.services.orders import order_transition
 
 RECONCILER = Actor.system("reconciler")
@@ -34,6 +38,7 @@ class ReconcileReport:
     missing: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)  # open on the exchange of a stopped account
     errors: list[str] = field(default_factory=list)
 
     def as_payload(self) -> dict:
@@ -44,6 +49,7 @@ class ReconcileReport:
             "missing": self.missing,
             "failed": self.failed,
             "adopted": self.adopted,
+            "cancelled": self.cancelled,
             "errors": self.errors,
         }
 
@@ -107,6 +113,7 @@ def reconcile_account(
     for remote in remote_open:
         if remote.client_order_id not in known:
             _adopt(account, remote, exchange, actor=actor, report=report)
+    _stop_enforce(account, remote_open, exchange, actor=actor, report=report)
     with transaction.atomic():
         audit_append(
             actor=actor,
@@ -133,3 +140,30 @@ def _adopt(account: TradingAccount, remote, exchange: LiveExchange, *, actor: Ac
         ),
         details={"exchange_order_id": remote.id, "client_order_id": remote.client_order_id, "order": order.pk},
     )
+
+
+def _stop_enforce(account: TradingAccount, remote_open, exchange: LiveExchange, *, actor: Actor, report) -> None:
+    """Cancel on the exchange what a halted or flattened account has open there (a flatten's
+    exits excepted), whatever the local row says, and apply each answer to the row if any."""
+    level = TradingAccount.objects.values_list("stop_level", flat=True).get(pk=account.pk)
+    if level not in (StopLevel.HALT, StopLevel.FLATTEN):
+        return
+    for remote in remote_open:
+        if level == StopLevel.FLATTEN and order_is_flatten_exit(remote.client_order_id):
+            continue
+        try:
+            answer = exchange.cancel_order(symbol=remote.symbol, client_order_id=remote.client_order_id)
+            trades = exchange.order_trades(symbol=remote.symbol, order_id=answer.id) if answer.filled > 0 else []
+        except (ExchangeError, OrderRejected) as exc:
+            report.errors.append(f"cancel {remote.client_order_id}: {exc.code}")
+            continue
+        local = Order.objects.filter(account=account, exchange_order_id=remote.id).first()
+        if local is not None:
+            order_apply_remote(
+                order_id=local.pk,
+                remote=answer,
+                trades=trades,
+                actor=actor,
+                reason=f"{level}: reconciliation cancels what a stopped account has open on the exchange",
+            )
+        report.cancelled.append(remote.client_order_id)

@@ -1,0 +1,148 @@
+"""The kill switch on a LIVE account (SPEC R6, §10 "cancels go out within 2 s"), against the
+exchange emulator on loopback with ccxt's real binance client.
+
+  halt            trading_halt() on an account with N orders resting on the exchange: the stop
+                  level and audit committed, then every order cancelled on the exchange by
+                  client order id and the answer applied to its row (the call returns when the
+                  last cancel is answered and booked: an upper bound of commit -> cancels out).
+  baseline        the same N cancels sent straight through the adapter, no database.
+
+Runs in a scratch database: SQLite, or a scratch PostgreSQL database when DATABASE_URL points
+at PostgreSQL.
+
+    .venv/bin/python bench/live_halt.py [--runs 30] [--orders 5]
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from audit import percentile, scratch_database  # noqa: E402
+
+API_KEY, SECRET = "bench-key", "bench-secret"
+
+
+def line(name: str, times: list[float]) -> float:
+    p50, p95, p99 = (percentile(times, q) for q in (0.5, 0.95, 0.99))
+    print(f"  {name:38s} p50 {p50 * 1000:8.2f} ms  p95 {p95 * 1000:8.2f} ms  p99 {p99 * 1000:8.2f} ms")
+    return p99
+
+
+def rest(adapter, n: int, prefix: str, account=None) -> list[str]:
+    """N limit buys below the market, resting on the exchange (recorded locally if `account`)."""
+    from compliance.services import Actor
+    from trading.services.live_orders import order_submit_live
+
+    keys = [f"{prefix}-{i}" for i in range(n)]
+    for key in keys:
+        if account is None:
+            adapter.create_order(
+                symbol="BTC/USDT",
+                side="buy",
+                amount=Decimal("0.002"),
+                client_order_id=key,
+                order_type="limit",
+                price=Decimal("59000"),
+            )
+        else:
+            order = order_submit_live(
+                account=account,
+                exchange=adapter,
+                symbol="BTC/USDT",
+                side="buy",
+                amount=Decimal("0.002"),
+                idempotency_key=key,
+                actor=Actor.system("bench"),
+                order_type="limit",
+                price=Decimal("59000"),
+            )
+            assert order.status == "submitted", order.status
+    return keys
+
+
+def bench(runs: int, n: int) -> None:
+    from compliance.services import Actor
+    from risk.services import trading_halt, trading_release
+    from trading.exchanges.emulator import ExchangeEmulator
+    from trading.exchanges.live import LiveExchange, binance_client
+    from trading.models import Order, TradingAccount, TradingMode
+
+    ops = Actor("user", "bench")
+    with ExchangeEmulator() as emulator:
+        emulator.state.account_add(api_key=API_KEY, secret=SECRET, balances={"USDT": Decimal("10000000")})
+        emulator.state.price_set("BTCUSDT", Decimal("60000"))
+        client = binance_client(api_key=API_KEY, secret=SECRET, base_url=emulator.url, timeout_ms=2000)
+        account = TradingAccount.objects.create(
+            name="bench-live",
+            mode=TradingMode.LIVE,
+            exchange_id="binance",
+            symbols=["BTC/USDT"],
+            starting_balance=Decimal("100000"),
+            cash_balance=Decimal("100000"),
+        )
+        adapter = LiveExchange(client=client, account_id=account.pk)
+        adapter.market("BTC/USDT")  # markets loaded once, as a long-lived session has them
+
+        baseline, halt = [], []
+        for run in range(runs):
+            keys = rest(adapter, n, f"base{run}")
+            started = time.perf_counter()
+            for key in keys:
+                adapter.cancel_order(symbol="BTC/USDT", client_order_id=key)
+            baseline.append(time.perf_counter() - started)
+
+            keys = rest(adapter, n, f"halt{run}", account)
+            started = time.perf_counter()
+            cancelled = trading_halt(account_id=account.pk, actor=ops, reason="bench", exchange=adapter)
+            halt.append(time.perf_counter() - started)
+            assert cancelled == n, cancelled
+            assert all(emulator.state.orders_with_client_id(k)[0]["status"] == "CANCELED" for k in keys)
+            assert not Order.objects.filter(account=account, status="submitted").exists()
+            trading_release(account_id=account.pk, actor=ops, reason="bench")
+
+    print(f"LIVE halt with {n} resting orders, {runs} runs (emulator on loopback, real ccxt client):")
+    base_p99 = line(f"baseline: {n} adapter cancels", baseline)
+    halt_p99 = line(f"trading_halt: commit + {n} cancels applied", halt)
+    print(f"  ratio p99 halt / baseline {halt_p99 / base_p99:6.2f}x;  halt p99 <= 2 s: {halt_p99 <= 2.0}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--orders", type=int, default=5)
+    args = parser.parse_args()
+
+    url, drop = scratch_database()
+    os.environ.update(
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="genesis_site.settings.dev",
+        GENESIS_VAR_DIR=tempfile.mkdtemp(prefix="genesis-bench-var-"),
+    )
+    import logging
+
+    import django
+
+    django.setup()
+    logging.disable(logging.WARNING)
+    from django.core.management import call_command
+
+    try:
+        call_command("migrate", verbosity=0)
+        bench(args.runs, args.orders)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        drop()
+
+
+if __name__ == "__main__":
+    main()
