@@ -23,22 +23,13 @@ from genesis_site.models import BotToken
 from genesis_site.roles import ACTIONS, user_may
 from genesis_site.secrets import SecretDecryptError
 from genesis_site.services import DeploymentInvalid
-from risk.exceptions import ConfigInvalid, RiskError, RiskRefused
-from trading.exceptions import IllegalTransition, TradingError
+from risk.exceptions import ConfigInvalid, RiskError
+from trading.exceptions import TradingError
 from trading.markets import UnknownMarket
 from trading.selectors import accounts_visible_to
-from validation.exceptions import RunInProgress, ValidationDomainError
+from validation.exceptions import ValidationDomainError
 
 logger = logging.getLogger(__name__)
-
-# Domain errors -> HTTP status. Anything not listed is a 400.
-DOMAIN_STATUS = {
-    IllegalTransition: status.HTTP_409_CONFLICT,
-    RiskRefused: status.HTTP_409_CONFLICT,
-    RunInProgress: status.HTTP_409_CONFLICT,
-    ConfigInvalid: status.HTTP_400_BAD_REQUEST,
-    FailedTaskConflict: status.HTTP_409_CONFLICT,
-}
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -84,7 +75,8 @@ def exception_handler(exc, context):
         exc, TradingError | RiskError | ComplianceError | DeploymentInvalid | ValidationDomainError | FailedTaskConflict
     ):
         fields = {"policy": exc.errors} if isinstance(exc, ConfigInvalid) else _field_of(str(exc))
-        code = DOMAIN_STATUS.get(type(exc), status.HTTP_400_BAD_REQUEST)
+        # The kind an error mixes in (genesis_site.domain_errors): NotFound 404, Conflict 409.
+        code = getattr(exc, "http_status", status.HTTP_400_BAD_REQUEST)
         return Response(error_body(exc.code, str(exc), fields), status=code)
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable", exc_info=exc)

@@ -30,7 +30,7 @@ from compliance.models import AuditEvent, SignOff
 from compliance.selectors import audit_chain_verify
 from compliance.services import signoff_record
 from genesis_site.api import WRITE_ERRORS, AccountScopedViewSet, plain
-from trading.api.views import account_for, account_from_query
+from trading.api.views import account_for, account_from_query, valid
 
 ERRORS = {
     400: OpenApiResponse(ApiErrorSerializer, description="Bad input; `error.fields` names each bad parameter."),
@@ -58,9 +58,7 @@ class ReportNegotiation(BaseContentNegotiation):
 
 
 def _valid(serializer_class, request) -> dict:
-    query = serializer_class(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return query.validated_data
+    return valid(serializer_class, request.query_params)
 
 
 def _attachment(text: str, filename: str) -> HttpResponse:
