@@ -3,7 +3,7 @@
 import django_filters
 
 from compliance.models import ActorType, AuditEvent, SignOff, SignOffDecision, SignOffRole, SignOffSubject
-from genesis_site.filters import IdFilter, StrictFilterSet
+from genesis_site.filters import IdFilter, SequenceFilter, StrictFilterSet
 
 
 class AuditEventFilter(StrictFilterSet):
@@ -16,7 +16,7 @@ class AuditEventFilter(StrictFilterSet):
     correlation_id = django_filters.CharFilter()
     since = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
-    after_sequence = IdFilter(field_name="sequence", lookup_expr="gt", min_value=0)
+    after_sequence = SequenceFilter(field_name="sequence", lookup_expr="gt")
 
     class Meta:
         model = AuditEvent

@@ -64,9 +64,21 @@ def _field_of(message: str) -> dict | None:
     return {match.group(1): [message[match.end() :]]} if match else None
 
 
+class InputUnprocessable(exceptions.ValidationError):
+    """Well-formed input (per the schema) refused by a rule the schema cannot state, e.g. a
+    range whose end is not after its start: 422, in the same shape as a 400."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
 def exception_handler(exc, context):
     if isinstance(exc, UnknownMarket):
-        return Response(error_body("invalid", f"symbol: {exc.args[0]}", {"symbol": [exc.args[0]]}), status=400)
+        # Well-formed (the schema's BASE/QUOTE pattern) but no such market: the list of markets
+        # is the exchange's, not the schema's.
+        return Response(
+            error_body("unknown_market", f"symbol: {exc.args[0]}", {"symbol": [exc.args[0]]}),
+            status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
     if isinstance(exc, SecretDecryptError):
         # Never the ciphertext, never the key: only that the stored secret is unusable.
         logger.error("stored secret does not decrypt with the configured keys")
@@ -178,6 +190,10 @@ READ_ERRORS = {
     401: _error("No or invalid credentials."),
     403: _error("Not allowed."),
     404: _error("Not found, or not visible to you."),
+    422: _error(
+        "Well-formed, but refused by a rule the schema cannot state (an unknown market, a range "
+        "running backwards, a policy rule); `error.fields` names the field."
+    ),
     429: _error("Too many requests; retry after the `Retry-After` seconds."),
 }
 WRITE_ERRORS = {

@@ -3,6 +3,9 @@
 DRF's CharField turns a JSON number or boolean into its text ("reason": 0 becomes "0"), but
 the schema says `string`; a request that breaks the schema must be refused (SPEC §10, §11)."""
 
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -23,3 +26,34 @@ class StrictCharField(StrictStringMixin, serializers.CharField):
 
 class StrictRegexField(StrictStringMixin, serializers.RegexField):
     pass
+
+
+def _positive_decimal_pattern(whole: int, places: int) -> str:
+    """A regex for the decimals DRF's DecimalField(max_digits=whole+places, decimal_places=places,
+    min_value=10**-places) accepts as a string: at most `whole` significant digits before the
+    point, at most `places` after it, and not zero."""
+    nonzero_whole = rf"0*[1-9][0-9]{{0,{whole - 1}}}(\.[0-9]{{0,{places}}})?"
+    nonzero_fraction = "|".join(rf"0{{{k}}}[1-9][0-9]{{0,{places - 1 - k}}}" for k in range(places))
+    return rf"^({nonzero_whole}|0*\.({nonzero_fraction}))$"
+
+
+AMOUNT_WHOLE_DIGITS, AMOUNT_PLACES = 18, 10
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": _positive_decimal_pattern(AMOUNT_WHOLE_DIGITS, AMOUNT_PLACES),
+        "example": "0.015",
+    }
+)
+class AmountField(StrictStringMixin, serializers.DecimalField):
+    """A positive amount as a decimal string (money is Decimal, never a float): at most 18 digits
+    before the point and 10 after; the schema states exactly that as a pattern."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", AMOUNT_WHOLE_DIGITS + AMOUNT_PLACES)
+        kwargs.setdefault("decimal_places", AMOUNT_PLACES)
+        kwargs.setdefault("min_value", Decimal(1).scaleb(-AMOUNT_PLACES))
+        super().__init__(**kwargs)

@@ -54,6 +54,15 @@ class StrictFilterSet(django_filters.FilterSet):
         return valid
 
 
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": MAX_ID})
+class SequenceFilter(IdFilter):
+    """A position in a sequence: 0 (before the first) or a positive 64-bit integer."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        super().__init__(*args, **kwargs)
+
+
 class FailedTaskFilter(StrictFilterSet):
     """Filters of the dead-letter list (SPEC M7)."""
 

@@ -1,11 +1,11 @@
-from genesis_site.domain_errors import Conflict, NotFound
+from genesis_site.domain_errors import Conflict, NotFound, Unprocessable
 
 
 class RiskError(Exception):
     code = "risk_error"
 
 
-class ConfigInvalid(RiskError):
+class ConfigInvalid(RiskError, Unprocessable):
     """A risk policy that cannot be accepted; `errors` lists every reason at once."""
 
     code = "config_invalid"
@@ -25,13 +25,13 @@ class RiskRefused(RiskError, Conflict):
         super().__init__(f"{rule}: {message}")
 
 
-class ConfigVersionNotFound(ConfigInvalid, NotFound):
+class ConfigVersionNotFound(NotFound, ConfigInvalid):
     """The account has no configuration version of that number."""
 
     code = "config_version_not_found"
 
 
-class ConfigConflict(ConfigInvalid, Conflict):
+class ConfigConflict(Conflict, ConfigInvalid):
     """A valid request the policy's state refuses (e.g. that version is already active)."""
 
     code = "config_conflict"

@@ -8,7 +8,7 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from compliance.reports import ReportInputInvalid, moment_parse, month_bounds, report_range_check
-from genesis_site.api import ApiError
+from genesis_site.api import ApiError, InputUnprocessable
 from genesis_site.fields import StrictCharField, StrictRegexField
 from trading.api.serializers import AccountQuerySerializer, AccountRefSerializer
 
@@ -22,22 +22,50 @@ def _field_check(check, *args, **kwargs):
         raise serializers.ValidationError(str(exc)) from None
 
 
+def _rule_check(check, *args, **kwargs):
+    """A rule the schema cannot state (a month not begun, a range backwards): 422 naming the field."""
+    try:
+        return check(*args, **kwargs)
+    except ReportInputInvalid as exc:
+        raise InputUnprocessable({exc.field: [str(exc)]}) from None
+
+
+# Exactly what the services parse, so the schema states it (years 1000-9999: datetime's range
+# with room for any UTC offset).
+_YEAR = r"[1-9][0-9]{3}"
+MONTH_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
+MOMENT_PATTERN = (
+    rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$"
+)
+MOMENT_MESSAGE = "Not an ISO 8601 date-time: use e.g. 2025-03-01T00:00:00Z or 2025-03-01."
+
+
 class StatementQuerySerializer(AccountQuerySerializer):
-    month = StrictCharField(help_text="Calendar month in UTC, YYYY-MM (e.g. 2025-03); not a future month.")
+    month = StrictRegexField(
+        MONTH_PATTERN,
+        help_text="Calendar month in UTC, YYYY-MM (e.g. 2025-03); not a future month (422).",
+        error_messages={"invalid": "Not a month: use YYYY-MM, e.g. 2025-03."},
+    )
     format = serializers.ChoiceField(
         choices=["json", "html", "csv"], default="json", help_text="json (default), html (printable page) or csv."
     )
 
-    def validate_month(self, value: str) -> str:
-        _field_check(month_bounds, value)
-        return value
+    def rules(self, query: dict) -> None:
+        _rule_check(month_bounds, query["month"])
 
 
 class TradeReportQuerySerializer(AccountQuerySerializer):
-    start = StrictCharField(
-        help_text="ISO 8601 date or date-time, included; without an offset it is UTC (e.g. 2025-03-01T00:00:00Z)."
+    start = StrictRegexField(
+        MOMENT_PATTERN,
+        help_text="ISO 8601 date or date-time, included; without an offset it is UTC (e.g. 2025-03-01T00:00:00Z).",
+        error_messages={"invalid": MOMENT_MESSAGE},
     )
-    end = StrictCharField(help_text="ISO 8601 date or date-time, excluded; after start, at most 366 days later.")
+    end = StrictRegexField(
+        MOMENT_PATTERN,
+        help_text="ISO 8601 date or date-time, excluded; after start, at most 366 days later (else 422).",
+        error_messages={"invalid": MOMENT_MESSAGE},
+    )
 
     def validate_start(self, value: str):
         return _field_check(moment_parse, value, field="start")
@@ -45,12 +73,8 @@ class TradeReportQuerySerializer(AccountQuerySerializer):
     def validate_end(self, value: str):
         return _field_check(moment_parse, value, field="end")
 
-    def validate(self, attrs):
-        try:
-            report_range_check(attrs["start"], attrs["end"])
-        except ReportInputInvalid as exc:
-            raise serializers.ValidationError({exc.field: [str(exc)]}) from None
-        return attrs
+    def rules(self, query: dict) -> None:
+        _rule_check(report_range_check, query["start"], query["end"])
 
 
 class PositionHistoryQuerySerializer(AccountQuerySerializer):

@@ -238,6 +238,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AlertSeverityEnum": ["info", "warning", "critical"],
         "ErrorSeverityEnum": ["warning", "error", "critical"],
+        "ValidationModeEnum": "validation.criteria.MODES",
     },
 }
 

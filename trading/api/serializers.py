@@ -1,8 +1,6 @@
-from decimal import Decimal
-
 from rest_framework import serializers
 
-from genesis_site.fields import StrictCharField, StrictRegexField
+from genesis_site.fields import AmountField, StrictCharField, StrictRegexField
 
 
 class AccountQuerySerializer(serializers.Serializer):
@@ -163,19 +161,11 @@ class ManualTradeSerializer(AccountCommandSerializer):
 
 
 class ForceEntrySerializer(ManualTradeSerializer):
-    amount = serializers.DecimalField(
-        max_digits=28, decimal_places=10, min_value=Decimal("0.0000000001"), help_text="Base-currency amount to buy."
-    )
+    amount = AmountField(help_text="Base-currency amount to buy.")
 
 
 class ForceExitSerializer(ManualTradeSerializer):
-    amount = serializers.DecimalField(
-        max_digits=28,
-        decimal_places=10,
-        min_value=Decimal("0.0000000001"),
-        required=False,
-        help_text="Base-currency amount to sell; the whole position when omitted.",
-    )
+    amount = AmountField(required=False, help_text="Base-currency amount to sell; the whole position when omitted.")
 
 
 class StrategyCommandSerializer(serializers.Serializer):

@@ -6,14 +6,16 @@ from rest_framework import serializers
 from genesis_site.fields import StrictCharField
 from validation.criteria import MODES
 from validation.models import Decision
+from validation.validators import validator_choices
 
 
 class RunStartSerializer(serializers.Serializer):
-    # A plain string (the service names a bad value): a second "mode" enum would collide in the
-    # OpenAPI schema with the trading mode's.
-    mode = StrictCharField(default="quick", max_length=16, help_text=f"One of {', '.join(MODES)}.")
+    # An enum in the schema (named ValidationModeEnum in settings, apart from the trading mode's).
+    mode = serializers.ChoiceField(choices=MODES, default="quick", help_text=f"One of {', '.join(MODES)}.")
     only = serializers.ListField(
-        child=StrictCharField(max_length=32), required=False, help_text="Validators or groups to run."
+        child=serializers.ChoiceField(choices=validator_choices()),
+        required=False,
+        help_text="Validators or groups to run.",
     )
     account = serializers.IntegerField(
         required=False, min_value=1, help_text="Validate this account's active configuration."
