@@ -37,6 +37,11 @@ ERRORS = {
     401: OpenApiResponse(ApiErrorSerializer, description="No or invalid credentials."),
     403: OpenApiResponse(ApiErrorSerializer, description="Not allowed."),
     404: OpenApiResponse(ApiErrorSerializer, description="No such account, or not one you can see."),
+    422: OpenApiResponse(
+        ApiErrorSerializer,
+        description="Well-formed, but no report can be made for it (a month not begun, a range running "
+        "backwards or longer than 366 days); `error.fields` names the parameter.",
+    ),
 }
 
 
