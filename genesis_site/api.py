@@ -87,7 +87,8 @@ def exception_handler(exc, context):
         exc, TradingError | RiskError | ComplianceError | DeploymentInvalid | ValidationDomainError | FailedTaskConflict
     ):
         fields = {"policy": exc.errors} if isinstance(exc, ConfigInvalid) else _field_of(str(exc))
-        # The kind an error mixes in (genesis_site.domain_errors): NotFound 404, Conflict 409.
+        # The kind an error mixes in (genesis_site.domain_errors): NotFound 404, Conflict 409,
+        # Unprocessable 422; a domain error of no kind is bad input, 400.
         code = getattr(exc, "http_status", status.HTTP_400_BAD_REQUEST)
         return Response(error_body(exc.code, str(exc), fields), status=code)
     if isinstance(exc, OperationalError | InterfaceError):

@@ -3,6 +3,7 @@
 DRF's CharField turns a JSON number or boolean into its text ("reason": 0 becomes "0"), but
 the schema says `string`; a request that breaks the schema must be refused (SPEC §10, §11)."""
 
+import re
 from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema_field
@@ -38,19 +39,29 @@ def _positive_decimal_pattern(whole: int, places: int) -> str:
 
 
 AMOUNT_WHOLE_DIGITS, AMOUNT_PLACES = 18, 10
+AMOUNT_PATTERN = _positive_decimal_pattern(AMOUNT_WHOLE_DIGITS, AMOUNT_PLACES)
+_AMOUNT = re.compile(AMOUNT_PATTERN)
 
 
 @extend_schema_field(
     {
         "type": "string",
         "format": "decimal",
-        "pattern": _positive_decimal_pattern(AMOUNT_WHOLE_DIGITS, AMOUNT_PLACES),
+        "pattern": AMOUNT_PATTERN,
         "example": "0.015",
     }
 )
 class AmountField(StrictStringMixin, serializers.DecimalField):
     """A positive amount as a decimal string (money is Decimal, never a float): at most 18 digits
-    before the point and 10 after; the schema states exactly that as a pattern."""
+    before the point and 10 after; the schema states exactly that as a pattern, and the same
+    pattern refuses what Decimal() would also read (" 1", "1e3", "+1")."""
+
+    default_error_messages = {"not_amount": "Use a positive decimal, e.g. 0.015 (at most 18 digits, 10 decimals)."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not _AMOUNT.fullmatch(data):
+            self.fail("not_amount")
+        return super().to_internal_value(data)
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_digits", AMOUNT_WHOLE_DIGITS + AMOUNT_PLACES)
