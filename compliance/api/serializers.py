@@ -15,13 +15,6 @@ from trading.api.serializers import AccountQuerySerializer, AccountRefSerializer
 SYMBOL_PATTERN = r"^[A-Za-z0-9._-]{1,15}/[A-Za-z0-9._:-]{1,16}$"
 
 
-def _field_check(check, *args, **kwargs):
-    try:
-        return check(*args, **kwargs)
-    except ReportInputInvalid as exc:
-        raise serializers.ValidationError(str(exc)) from None
-
-
 def _rule_check(check, *args, **kwargs):
     """A rule the schema cannot state (a month not begun, a range backwards): 422 naming the field."""
     try:
@@ -67,13 +60,10 @@ class TradeReportQuerySerializer(AccountQuerySerializer):
         error_messages={"invalid": MOMENT_MESSAGE},
     )
 
-    def validate_start(self, value: str):
-        return _field_check(moment_parse, value, field="start")
-
-    def validate_end(self, value: str):
-        return _field_check(moment_parse, value, field="end")
-
     def rules(self, query: dict) -> None:
+        # The pattern is the schema's; whether the day exists (2025-02-30) is the calendar's.
+        for field in ("start", "end"):
+            query[field] = _rule_check(moment_parse, query[field], field=field)
         _rule_check(report_range_check, query["start"], query["end"])
 
 
