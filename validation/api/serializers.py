@@ -9,11 +9,20 @@ from validation.models import Decision
 from validation.validators import validator_choices
 
 
+class ValidatorNameField(serializers.ChoiceField):
+    """A validator or group name, read from the registry each time a serializer is made (DRF
+    re-runs __init__ for every copy), so a validator registered later is known to the API and
+    the schema alike."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=validator_choices(), **kwargs)
+
+
 class RunStartSerializer(serializers.Serializer):
     # An enum in the schema (named ValidationModeEnum in settings, apart from the trading mode's).
     mode = serializers.ChoiceField(choices=MODES, default="quick", help_text=f"One of {', '.join(MODES)}.")
     only = serializers.ListField(
-        child=serializers.ChoiceField(choices=validator_choices()),
+        child=ValidatorNameField(),
         required=False,
         help_text="Validators or groups to run.",
     )
