@@ -1,3 +1,6 @@
+from genesis_site.domain_errors import Conflict
+
+
 class ComplianceError(Exception):
     code = "compliance_error"
 
@@ -6,6 +9,12 @@ class SignOffRefused(ComplianceError):
     """A sign-off that cannot be recorded; the message names the field or the rule."""
 
     code = "signoff_refused"
+
+
+class SignOffConflict(SignOffRefused, Conflict):
+    """Nothing to sign off in the account's current state (no active configuration)."""
+
+    code = "signoff_conflict"
 
 
 class RetentionError(ComplianceError):

@@ -3,10 +3,10 @@
 import django_filters
 
 from compliance.models import ActorType, AuditEvent, SignOff, SignOffDecision, SignOffRole, SignOffSubject
-from genesis_site.filters import IdFilter
+from genesis_site.filters import IdFilter, SequenceFilter, StrictFilterSet
 
 
-class AuditEventFilter(django_filters.FilterSet):
+class AuditEventFilter(StrictFilterSet):
     action = django_filters.CharFilter(help_text="Exact action, e.g. stop.halt.")
     action_prefix = django_filters.CharFilter(field_name="action", lookup_expr="startswith", help_text="e.g. order.")
     actor = django_filters.CharFilter()
@@ -16,14 +16,14 @@ class AuditEventFilter(django_filters.FilterSet):
     correlation_id = django_filters.CharFilter()
     since = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
-    after_sequence = IdFilter(field_name="sequence", lookup_expr="gt", min_value=0)
+    after_sequence = SequenceFilter(field_name="sequence", lookup_expr="gt")
 
     class Meta:
         model = AuditEvent
         fields = ["action", "actor", "actor_type", "object_type", "object_id", "correlation_id"]
 
 
-class SignOffFilter(django_filters.FilterSet):
+class SignOffFilter(StrictFilterSet):
     account = IdFilter(field_name="account_id")
     subject = django_filters.ChoiceFilter(choices=SignOffSubject.choices)
     subject_ref = django_filters.CharFilter()

@@ -64,6 +64,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from compliance.exceptions import ComplianceError
+from genesis_site.domain_errors import Unprocessable
 from trading.models import EquitySnapshot, Fill, TradingAccount
 from trading.positions import PositionState, cash_delta, fee_in_base, fee_in_quote, position_apply_fill
 from trading.serializers import account_ref, dec
@@ -132,6 +133,10 @@ class ReportInputInvalid(ComplianceError):
         self.field = field
 
 
+class ReportRangeRefused(Unprocessable, ReportInputInvalid):
+    """A well-formed month or range no report can be made for (not begun, backwards, too long)."""
+
+
 class FillHistoryInconsistent(ComplianceError):
     """The stored fills cannot be replayed (a sell larger than the position)."""
 
@@ -149,7 +154,7 @@ def month_bounds(month: str, *, now: datetime | None = None) -> tuple[datetime, 
     year, number = int(match[1]), int(match[2])
     start = datetime(year, number, 1, tzinfo=UTC)
     if start > (now or timezone.now()):
-        raise ReportInputInvalid("month", f"{month} has not begun yet.")
+        raise ReportRangeRefused("month", f"{month} has not begun yet.")
     return start, datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
 
 
@@ -167,9 +172,9 @@ def moment_parse(text: str, *, field: str) -> datetime:
 def report_range_check(start: datetime, end: datetime) -> None:
     """A report range runs forward and spans at most 366 days (a year, leap day included)."""
     if end <= start:
-        raise ReportInputInvalid("end", "Must be after start.")
+        raise ReportRangeRefused("end", "Must be after start.")
     if end - start > MAX_RANGE:
-        raise ReportInputInvalid("end", "The range is longer than 366 days; split it.")
+        raise ReportRangeRefused("end", "The range is longer than 366 days; split it.")
 
 
 def account_named(name: str) -> TradingAccount:

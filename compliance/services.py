@@ -8,7 +8,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from compliance.chain import GENESIS_HASH, HASHED_FIELDS, event_hash, json_safe
-from compliance.exceptions import SignOffRefused
+from compliance.exceptions import SignOffConflict, SignOffRefused
 from compliance.models import (
     ActorType,
     AuditChainHead,
@@ -165,7 +165,7 @@ def signoff_validate(*, account, subject: str, role: str, decision: str, comment
         raise SignOffRefused("comment: a comment is required with every sign-off")
     version = config_version_active(account_id=account.pk)
     if version is None:
-        raise SignOffRefused(f"account {account.name} has no active configuration to sign off")
+        raise SignOffConflict(f"account {account.name} has no active configuration to sign off")
     return version.sha256
 
 

@@ -23,22 +23,13 @@ from genesis_site.models import BotToken
 from genesis_site.roles import ACTIONS, user_may
 from genesis_site.secrets import SecretDecryptError
 from genesis_site.services import DeploymentInvalid
-from risk.exceptions import ConfigInvalid, RiskError, RiskRefused
-from trading.exceptions import IllegalTransition, TradingError
+from risk.exceptions import ConfigInvalid, RiskError
+from trading.exceptions import TradingError
 from trading.markets import UnknownMarket
 from trading.selectors import accounts_visible_to
-from validation.exceptions import RunInProgress, ValidationDomainError
+from validation.exceptions import ValidationDomainError
 
 logger = logging.getLogger(__name__)
-
-# Domain errors -> HTTP status. Anything not listed is a 400.
-DOMAIN_STATUS = {
-    IllegalTransition: status.HTTP_409_CONFLICT,
-    RiskRefused: status.HTTP_409_CONFLICT,
-    RunInProgress: status.HTTP_409_CONFLICT,
-    ConfigInvalid: status.HTTP_400_BAD_REQUEST,
-    FailedTaskConflict: status.HTTP_409_CONFLICT,
-}
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -73,9 +64,21 @@ def _field_of(message: str) -> dict | None:
     return {match.group(1): [message[match.end() :]]} if match else None
 
 
+class InputUnprocessable(exceptions.ValidationError):
+    """Well-formed input (per the schema) refused by a rule the schema cannot state, e.g. a
+    range whose end is not after its start: 422, in the same shape as a 400."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
 def exception_handler(exc, context):
     if isinstance(exc, UnknownMarket):
-        return Response(error_body("invalid", f"symbol: {exc.args[0]}", {"symbol": [exc.args[0]]}), status=400)
+        # Well-formed (the schema's BASE/QUOTE pattern) but no such market: the list of markets
+        # is the exchange's, not the schema's.
+        return Response(
+            error_body("unknown_market", f"symbol: {exc.args[0]}", {"symbol": [exc.args[0]]}),
+            status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
     if isinstance(exc, SecretDecryptError):
         # Never the ciphertext, never the key: only that the stored secret is unusable.
         logger.error("stored secret does not decrypt with the configured keys")
@@ -84,7 +87,9 @@ def exception_handler(exc, context):
         exc, TradingError | RiskError | ComplianceError | DeploymentInvalid | ValidationDomainError | FailedTaskConflict
     ):
         fields = {"policy": exc.errors} if isinstance(exc, ConfigInvalid) else _field_of(str(exc))
-        code = DOMAIN_STATUS.get(type(exc), status.HTTP_400_BAD_REQUEST)
+        # The kind an error mixes in (genesis_site.domain_errors): NotFound 404, Conflict 409,
+        # Unprocessable 422; a domain error of no kind is bad input, 400.
+        code = getattr(exc, "http_status", status.HTTP_400_BAD_REQUEST)
         return Response(error_body(exc.code, str(exc), fields), status=code)
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable", exc_info=exc)
@@ -186,6 +191,10 @@ READ_ERRORS = {
     401: _error("No or invalid credentials."),
     403: _error("Not allowed."),
     404: _error("Not found, or not visible to you."),
+    422: _error(
+        "Well-formed, but refused by a rule the schema cannot state (an unknown market, a range "
+        "running backwards, a policy rule); `error.fields` names the field."
+    ),
     429: _error("Too many requests; retry after the `Retry-After` seconds."),
 }
 WRITE_ERRORS = {

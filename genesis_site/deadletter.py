@@ -15,13 +15,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from compliance.services import Actor, audit_append
+from genesis_site.domain_errors import Conflict
 from genesis_site.errors import error_categorize
 from genesis_site.models import FailedTask, FailedTaskStatus
 
 logger = logging.getLogger(__name__)
 
 
-class FailedTaskConflict(Exception):
+class FailedTaskConflict(Conflict):
     """The failed task is not (or no longer) dead, or its task is not known to this process."""
 
     code = "failed_task_conflict"

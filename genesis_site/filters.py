@@ -24,7 +24,46 @@ class IdFilter(django_filters.NumberFilter):
     field_class = IdField
 
 
-class FailedTaskFilter(django_filters.FilterSet):
+_BOOLEANS = {"true", "false", "True", "False"}
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A FilterSet that refuses what its schema refuses. django-filter treats an empty value
+    as "no filter" and a NullBooleanSelect reads `null` or `unknown` as "no filter"; the schema
+    says a date-time, an enum, an id or a boolean. So a typed parameter that is given must hold a
+    value of its type (free-text CharFilters may be empty): anything else is a 400 naming it."""
+
+    def is_valid(self):
+        valid = super().is_valid()
+        for name, filter_ in self.filters.items():
+            if name not in self.data:
+                continue
+            values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]
+            if isinstance(filter_, django_filters.BooleanFilter):
+                bad = [v for v in values if v not in _BOOLEANS]
+                message = "Must be true or false."
+            elif isinstance(filter_, django_filters.CharFilter):
+                continue
+            else:
+                bad = [v for v in values if v == ""]
+                message = "May not be empty."
+            if bad:
+                if name not in self.form.errors:
+                    self.form.add_error(name, message)
+                valid = False
+        return valid
+
+
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": MAX_ID})
+class SequenceFilter(IdFilter):
+    """A position in a sequence: 0 (before the first) or a positive 64-bit integer."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        super().__init__(*args, **kwargs)
+
+
+class FailedTaskFilter(StrictFilterSet):
     """Filters of the dead-letter list (SPEC M7)."""
 
     status = django_filters.ChoiceFilter(choices=[("dead", "dead"), ("retried", "retried"), ("discarded", "discarded")])

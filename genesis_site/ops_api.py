@@ -13,6 +13,7 @@ from genesis_site.api import READ_ERRORS, WRITE_ERRORS, AccountScopedViewSet, ma
 from genesis_site.deadletter import failed_task_discard, failed_task_retry
 from genesis_site.errorbudget import error_budget
 from genesis_site.errors import CATEGORIES, SEVERITIES
+from genesis_site.fields import StrictCharField, StrictRegexField
 from genesis_site.filters import FailedTaskFilter
 from genesis_site.models import Deployment, FailedTask
 from genesis_site.selectors import logs_recent
@@ -24,11 +25,11 @@ from trading.api.views import account_for, valid
 class DeploymentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     account_id = serializers.IntegerField()
-    version = serializers.CharField()
+    version = StrictCharField()
     config_version = serializers.IntegerField(help_text="Configuration version number it ran with.")
-    config_hash = serializers.CharField()
-    deployed_by = serializers.CharField()
-    reason = serializers.CharField(allow_blank=True)
+    config_hash = StrictCharField()
+    deployed_by = StrictCharField()
+    reason = StrictCharField(allow_blank=True)
     deployed_at = serializers.DateTimeField()
     health = serializers.ChoiceField(choices=["pending", "healthy", "unhealthy", "rolled_back"])
     health_detail = serializers.JSONField()
@@ -37,8 +38,8 @@ class DeploymentSerializer(serializers.Serializer):
 
 
 class DeploymentCreateSerializer(AccountCommandSerializer):
-    version = serializers.RegexField(r"^[A-Za-z0-9._:+-]{1,64}$", help_text="Code version: git sha or image tag.")
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    version = StrictRegexField(r"^[A-Za-z0-9._:+-]{1,64}$", help_text="Code version: git sha or image tag.")
+    reason = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class DeploymentHealthSerializer(serializers.Serializer):
@@ -47,7 +48,7 @@ class DeploymentHealthSerializer(serializers.Serializer):
 
 
 class DeploymentRollbackSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500)
+    reason = StrictCharField(max_length=500)
 
 
 @extend_schema_view(
@@ -144,15 +145,15 @@ class LogQuerySerializer(serializers.Serializer):
 
 class LogRecordSerializer(serializers.Serializer):
     ts = serializers.DateTimeField()
-    level = serializers.CharField()
-    logger = serializers.CharField(help_text="Logger name, or task:NAME / job:NAME for a failed task or job.")
-    message = serializers.CharField(allow_blank=True)
-    correlation_id = serializers.CharField(allow_blank=True)
-    error = serializers.CharField(allow_blank=True, help_text="Exception class, when there was one.")
+    level = StrictCharField()
+    logger = StrictCharField(help_text="Logger name, or task:NAME / job:NAME for a failed task or job.")
+    message = StrictCharField(allow_blank=True)
+    correlation_id = StrictCharField(allow_blank=True)
+    error = StrictCharField(allow_blank=True, help_text="Exception class, when there was one.")
     category = serializers.ChoiceField(choices=["", *CATEGORIES], help_text="Errors only (SPEC M7).")
     severity = serializers.ChoiceField(choices=["", *SEVERITIES])
-    hint = serializers.CharField(allow_blank=True, help_text="What to do about it.")
-    process = serializers.CharField(allow_blank=True, help_text="host:pid of the process that logged it.")
+    hint = StrictCharField(allow_blank=True, help_text="What to do about it.")
+    process = StrictCharField(allow_blank=True, help_text="host:pid of the process that logged it.")
     suppressed = serializers.IntegerField(
         help_text="Similar records (same source and error) not stored since the previous one of this process."
     )
@@ -178,29 +179,29 @@ class LogsView(APIView):
 
 class FailedTaskSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    task_name = serializers.CharField()
-    task_id = serializers.CharField(allow_blank=True)
+    task_name = StrictCharField()
+    task_id = StrictCharField(allow_blank=True)
     args = serializers.JSONField()
     kwargs = serializers.JSONField()
-    correlation_id = serializers.CharField(allow_blank=True)
-    exception = serializers.CharField()
-    error_class = serializers.CharField()
+    correlation_id = StrictCharField(allow_blank=True)
+    exception = StrictCharField()
+    error_class = StrictCharField()
     category = serializers.ChoiceField(choices=CATEGORIES)
     severity = serializers.ChoiceField(choices=SEVERITIES)
-    hint = serializers.CharField()
+    hint = StrictCharField()
     retries = serializers.IntegerField(help_text="Retries Celery made before giving up.")
     occurrences = serializers.IntegerField(help_text="Times this same failure happened while dead.")
     first_failed_at = serializers.DateTimeField()
     failed_at = serializers.DateTimeField()
     status = serializers.ChoiceField(choices=["dead", "retried", "discarded"])
-    acted_by = serializers.CharField(allow_blank=True)
+    acted_by = StrictCharField(allow_blank=True)
     acted_at = serializers.DateTimeField(allow_null=True)
-    reason = serializers.CharField(allow_blank=True)
-    retry_task_id = serializers.CharField(allow_blank=True)
+    reason = StrictCharField(allow_blank=True)
+    retry_task_id = StrictCharField(allow_blank=True)
 
 
 class FailedTaskActionSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, help_text="Why: recorded in the audit trail.")
+    reason = StrictCharField(max_length=500, help_text="Why: recorded in the audit trail.")
 
 
 @extend_schema_view(

@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from genesis_site.domain_errors import Conflict
 from genesis_site.models import BotToken, Deployment, DeploymentHealth, Heartbeat
 
 
@@ -35,6 +36,12 @@ class DeploymentInvalid(Exception):
     code = "deployment_invalid"
 
 
+class DeploymentConflict(DeploymentInvalid, Conflict):
+    """The account or deployment is not in a state this step applies to."""
+
+    code = "deployment_conflict"
+
+
 def deployment_record(*, account, version: str, actor, reason: str = "") -> Deployment:
     """Record a deployment of code `version` running the account's active configuration."""
     from compliance.services import audit_append
@@ -44,7 +51,7 @@ def deployment_record(*, account, version: str, actor, reason: str = "") -> Depl
         raise DeploymentInvalid("version: required (git sha or image tag)")
     config = config_version_active(account_id=account.pk)
     if config is None:
-        raise DeploymentInvalid(f"account: {account.name} has no active configuration to deploy with")
+        raise DeploymentConflict(f"account: {account.name} has no active configuration to deploy with")
     with transaction.atomic():
         deployment = Deployment.objects.create(
             account=account,
@@ -81,7 +88,7 @@ def deployment_health_record(*, deployment_id: int, healthy: bool, detail: dict,
     with transaction.atomic():
         deployment = Deployment.objects.select_for_update().get(pk=deployment_id)
         if deployment.health != DeploymentHealth.PENDING:
-            raise DeploymentInvalid(f"deployment {deployment.pk} is already {deployment.health}")
+            raise DeploymentConflict(f"deployment {deployment.pk} is already {deployment.health}")
         deployment.health = DeploymentHealth.HEALTHY if healthy else DeploymentHealth.UNHEALTHY
         deployment.health_detail, deployment.checked_at = detail, timezone.now()
         deployment.save(update_fields=["health", "health_detail", "checked_at"])
@@ -104,7 +111,7 @@ def deployment_rollback(*, deployment_id: int, actor, reason: str) -> Deployment
     deployment = Deployment.objects.select_related("account", "config_version").get(pk=deployment_id)
     target = _last_healthy(deployment)
     if target is None:
-        raise DeploymentInvalid(f"deployment {deployment.pk}: no earlier healthy deployment to roll back to")
+        raise DeploymentConflict(f"deployment {deployment.pk}: no earlier healthy deployment to roll back to")
     with transaction.atomic():
         active = deployment.account.config_versions.filter(is_active=True).first()
         if active is None or active.pk != target.config_version_id:

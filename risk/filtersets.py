@@ -2,11 +2,11 @@
 
 import django_filters
 
-from genesis_site.filters import IdFilter
+from genesis_site.filters import IdFilter, StrictFilterSet
 from risk.models import Alert, AlertSeverity, AlertStatus, AlertType, ConfigVersion, SymbolLock
 
 
-class AlertFilter(django_filters.FilterSet):
+class AlertFilter(StrictFilterSet):
     account = IdFilter(field_name="account_id")
     type = django_filters.ChoiceFilter(choices=AlertType.choices)
     severity = django_filters.ChoiceFilter(choices=AlertSeverity.choices)
@@ -17,7 +17,7 @@ class AlertFilter(django_filters.FilterSet):
         fields = ["account", "type", "severity", "status"]
 
 
-class ConfigVersionFilter(django_filters.FilterSet):
+class ConfigVersionFilter(StrictFilterSet):
     account = IdFilter(field_name="account_id")
     is_active = django_filters.BooleanFilter()
 
@@ -26,7 +26,7 @@ class ConfigVersionFilter(django_filters.FilterSet):
         fields = ["account", "is_active"]
 
 
-class SymbolLockFilter(django_filters.FilterSet):
+class SymbolLockFilter(StrictFilterSet):
     account = IdFilter(field_name="account_id")
     symbol = django_filters.CharFilter()
     active = django_filters.BooleanFilter(method="filter_active", help_text="true: running locks only.")

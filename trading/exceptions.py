@@ -1,10 +1,13 @@
+from genesis_site.domain_errors import Conflict
+
+
 class TradingError(Exception):
     """Base of the trading domain errors; `code` is the stable machine-readable name."""
 
     code = "trading_error"
 
 
-class IllegalTransition(TradingError):
+class IllegalTransition(TradingError, Conflict):
     code = "illegal_transition"
 
 

@@ -2,11 +2,11 @@
 
 import django_filters
 
-from genesis_site.filters import IdFilter
+from genesis_site.filters import IdFilter, StrictFilterSet
 from trading.models import Fill, Order, OrderSide, OrderStatus, Position, Strategy, StrategyState
 
 
-class _AccountFilter(django_filters.FilterSet):
+class _AccountFilter(StrictFilterSet):
     account = IdFilter(field_name="account_id", help_text="Only this account id.")
 
 

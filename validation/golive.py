@@ -14,7 +14,7 @@ from compliance.services import Actor, audit_append
 from risk.selectors import config_version_active
 from trading.models import TradingAccount
 from validation.criteria import LoadedCriteria, criteria_load
-from validation.exceptions import GoLiveRefused
+from validation.exceptions import GoLiveConflict, GoLiveNotFound, GoLiveRefused
 from validation.models import CheckStatus, Decision, GoLiveDecision, RunStatus, ValidationRun
 from validation.selectors import golive_signoffs
 
@@ -92,10 +92,10 @@ def golive_decide(
     sign-offs it relied on."""
     account = TradingAccount.objects.filter(pk=account_id).first()
     if account is None:
-        raise GoLiveRefused(f"account: no account with id {account_id}")
+        raise GoLiveNotFound(f"account: no account with id {account_id}")
     version = config_version_active(account_id=account.pk)
     if version is None:
-        raise GoLiveRefused(f"account {account.name} has no active configuration to decide on")
+        raise GoLiveConflict(f"account {account.name} has no active configuration to decide on")
     run = _run_for(account.pk, version.sha256, run_id)
     content = golive_evaluate(
         run=run, config_hash=version.sha256, account_id=account.pk, criteria=criteria or criteria_load()
@@ -127,11 +127,11 @@ def _run_for(account_id: int, config_hash: str, run_id: int | None) -> Validatio
         return _latest_run(account_id, config_hash)
     run = ValidationRun.objects.filter(pk=run_id, account_id=account_id).first()
     if run is None:
-        raise GoLiveRefused(f"run: no validation run {run_id} for this account")
+        raise GoLiveNotFound(f"run: no validation run {run_id} for this account")
     if run.status != RunStatus.FINISHED:
-        raise GoLiveRefused(f"run: validation run {run_id} has not finished")
+        raise GoLiveConflict(f"run: validation run {run_id} has not finished")
     if run.config_hash != config_hash:
-        raise GoLiveRefused(
+        raise GoLiveConflict(
             f"run: validation run {run_id} measured configuration {run.config_hash[:12] or '(none)'}, "
             f"not the active {config_hash[:12]}"
         )
@@ -153,7 +153,7 @@ def golive_override(
     with transaction.atomic():
         original = GoLiveDecision.objects.select_for_update().filter(pk=decision_id).first()
         if original is None:
-            raise GoLiveRefused(f"decision: no go-live decision {decision_id}")
+            raise GoLiveNotFound(f"decision: no go-live decision {decision_id}")
         override = GoLiveDecision.objects.create(
             account_id=original.account_id,
             config_hash=original.config_hash,

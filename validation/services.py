@@ -16,7 +16,7 @@ from compliance.services import Actor, audit_append
 from risk.selectors import config_version_active
 from trading.models import TradingAccount
 from validation.criteria import MODES, LoadedCriteria, criteria_load
-from validation.exceptions import RunInProgress, RunRefused
+from validation.exceptions import RunInProgress, RunNotFound, RunRefused
 from validation.live import run_event_publish
 from validation.models import CheckResult, CheckStatus, Decision, RunStatus, ValidationRun
 from validation.validators import REGISTRY, validators_select
@@ -49,7 +49,7 @@ def _account_for_run(account_id: int | None) -> TradingAccount | None:
         return None
     account = TradingAccount.objects.filter(pk=account_id).first()
     if account is None:
-        raise RunRefused(f"account: no account with id {account_id}")
+        raise RunNotFound(f"account: no account with id {account_id}")
     return account
 
 

@@ -30,13 +30,18 @@ from compliance.models import AuditEvent, SignOff
 from compliance.selectors import audit_chain_verify
 from compliance.services import signoff_record
 from genesis_site.api import WRITE_ERRORS, AccountScopedViewSet, plain
-from trading.api.views import account_for, account_from_query
+from trading.api.views import account_for, account_from_query, valid
 
 ERRORS = {
     400: OpenApiResponse(ApiErrorSerializer, description="Bad input; `error.fields` names each bad parameter."),
     401: OpenApiResponse(ApiErrorSerializer, description="No or invalid credentials."),
     403: OpenApiResponse(ApiErrorSerializer, description="Not allowed."),
     404: OpenApiResponse(ApiErrorSerializer, description="No such account, or not one you can see."),
+    422: OpenApiResponse(
+        ApiErrorSerializer,
+        description="Well-formed, but no report can be made for it (a month not begun, a range running "
+        "backwards or longer than 366 days); `error.fields` names the parameter.",
+    ),
 }
 
 
@@ -58,9 +63,7 @@ class ReportNegotiation(BaseContentNegotiation):
 
 
 def _valid(serializer_class, request) -> dict:
-    query = serializer_class(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return query.validated_data
+    return valid(serializer_class, request.query_params)
 
 
 def _attachment(text: str, filename: str) -> HttpResponse:

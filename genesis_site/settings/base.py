@@ -238,6 +238,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AlertSeverityEnum": ["info", "warning", "critical"],
         "ErrorSeverityEnum": ["warning", "error", "critical"],
+        "ModeEnum": ["DRY_RUN", "PAPER", "LIVE"],  # the trading mode keeps its name
+        "ValidationModeEnum": ["quick", "standard", "thorough"],  # validation.criteria.MODES
     },
 }
 

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from genesis_site.fields import StrictCharField, StrictRegexField
 from trading.api.serializers import AccountCommandSerializer
 
 SYMBOL = r"^[A-Z0-9._-]{1,15}/[A-Z0-9._:-]{1,16}$"
@@ -10,33 +11,33 @@ STOP_LEVELS = ["none", "pause_entries", "halt", "flatten"]
 class StopStateSerializer(serializers.Serializer):
     account = serializers.IntegerField()
     stop_level = serializers.ChoiceField(choices=STOP_LEVELS)
-    stop_reason = serializers.CharField(allow_blank=True)
+    stop_reason = StrictCharField(allow_blank=True)
     cancelled_orders = serializers.IntegerField(required=False, help_text="Halt and flatten: orders cancelled.")
     closed_positions = serializers.IntegerField(required=False, help_text="Flatten: positions closed.")
 
 
 class ReleaseSerializer(AccountCommandSerializer):
-    symbol = serializers.RegexField(
+    symbol = StrictRegexField(
         SYMBOL, required=False, error_messages=SYMBOL_ERRORS, help_text="Lift this symbol's locks instead."
     )
 
 
 class SymbolLockCreateSerializer(AccountCommandSerializer):
-    symbol = serializers.RegexField(SYMBOL, error_messages=SYMBOL_ERRORS, help_text="BASE/QUOTE, e.g. BTC/USDT.")
+    symbol = StrictRegexField(SYMBOL, error_messages=SYMBOL_ERRORS, help_text="BASE/QUOTE, e.g. BTC/USDT.")
     minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, help_text="How long entries stay paused.")
 
 
 class SymbolLockReleaseSerializer(AccountCommandSerializer):
-    symbol = serializers.RegexField(SYMBOL, error_messages=SYMBOL_ERRORS)
+    symbol = StrictRegexField(SYMBOL, error_messages=SYMBOL_ERRORS)
 
 
 class SymbolLockSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     account_id = serializers.IntegerField()
-    symbol = serializers.CharField()
+    symbol = StrictCharField()
     until = serializers.DateTimeField()
-    reason = serializers.CharField()
-    created_by = serializers.CharField()
+    reason = StrictCharField()
+    created_by = StrictCharField()
     created_at = serializers.DateTimeField()
 
 
@@ -44,12 +45,12 @@ class SymbolListsSerializer(serializers.Serializer):
     account = serializers.IntegerField(read_only=True)
     config_version = serializers.IntegerField(read_only=True, allow_null=True)
     symbols_allow = serializers.ListField(
-        child=serializers.RegexField(SYMBOL, error_messages=SYMBOL_ERRORS),
+        child=StrictRegexField(SYMBOL, error_messages=SYMBOL_ERRORS),
         max_length=500,
         help_text="Entries only in these symbols; empty allows every symbol.",
     )
     symbols_deny = serializers.ListField(
-        child=serializers.RegexField(SYMBOL, error_messages=SYMBOL_ERRORS),
+        child=StrictRegexField(SYMBOL, error_messages=SYMBOL_ERRORS),
         max_length=500,
         help_text="Never enter these symbols (exits still run).",
     )
@@ -62,47 +63,47 @@ class SymbolListsUpdateSerializer(SymbolListsSerializer, AccountCommandSerialize
 class AlertSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     account = serializers.IntegerField()
-    type = serializers.CharField()
+    type = StrictCharField()
     severity = serializers.ChoiceField(choices=["info", "warning", "critical"])
     status = serializers.ChoiceField(choices=["open", "acknowledged", "resolved"])
-    message = serializers.CharField(allow_blank=True)
+    message = StrictCharField(allow_blank=True)
     details = serializers.DictField()
     count = serializers.IntegerField()
     first_seen = serializers.DateTimeField()
     last_seen = serializers.DateTimeField()
     escalated_at = serializers.DateTimeField(allow_null=True)
-    acknowledged_by = serializers.CharField(allow_null=True)
+    acknowledged_by = StrictCharField(allow_null=True)
     acknowledged_at = serializers.DateTimeField(allow_null=True)
-    resolved_by = serializers.CharField(allow_null=True)
+    resolved_by = StrictCharField(allow_null=True)
     resolved_at = serializers.DateTimeField(allow_null=True)
-    runbook = serializers.CharField()
+    runbook = StrictCharField()
 
 
 class AlertCommandSerializer(serializers.Serializer):
-    comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    comment = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 class ConfigVersionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     account_id = serializers.IntegerField()
     version = serializers.IntegerField()
-    sha256 = serializers.CharField()
-    content = serializers.CharField()
-    reason = serializers.CharField()
-    author = serializers.CharField(allow_null=True, source="author__username")
+    sha256 = StrictCharField()
+    content = StrictCharField()
+    reason = StrictCharField()
+    author = StrictCharField(allow_null=True, source="author__username")
     parent_version = serializers.IntegerField(allow_null=True, source="parent__version")
     is_active = serializers.BooleanField()
-    warnings = serializers.ListField(child=serializers.CharField())
+    warnings = serializers.ListField(child=StrictCharField())
     created_at = serializers.DateTimeField()
 
 
 class ConfigCreateSerializer(AccountCommandSerializer):
-    content = serializers.CharField(max_length=100_000, help_text="The risk policy as YAML (SPEC R1).")
+    content = StrictCharField(max_length=100_000, help_text="The risk policy as YAML (SPEC R1).")
     activate = serializers.BooleanField(default=False, help_text="Activate the new version at once.")
 
 
 class ConfigActivateSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500)
+    reason = StrictCharField(max_length=500)
 
 
 class ConfigRollbackSerializer(AccountCommandSerializer):
@@ -116,7 +117,7 @@ class ConfigDiffQuerySerializer(serializers.Serializer):
 
 
 class ConfigChangeSerializer(serializers.Serializer):
-    key = serializers.CharField()
+    key = StrictCharField()
     to = serializers.JSONField()
 
     def get_fields(self):
@@ -129,4 +130,4 @@ class ConfigDiffSerializer(serializers.Serializer):
     from_version = serializers.IntegerField()
     to_version = serializers.IntegerField()
     changes = ConfigChangeSerializer(many=True)
-    unified = serializers.CharField(allow_blank=True)
+    unified = StrictCharField(allow_blank=True)

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from compliance.services import Actor, audit_append
 from risk.alerts import alert_raise
-from risk.exceptions import ConfigInvalid
+from risk.exceptions import ConfigConflict, ConfigInvalid, ConfigVersionNotFound
 from risk.models import ConfigVersion
 from risk.policy import policy_check
 from risk.selectors import policy_of
@@ -116,9 +116,9 @@ def config_version_rollback(
     """Re-activate an earlier version of the account's policy, audited as a rollback."""
     target = ConfigVersion.objects.filter(account=account, version=version).first()
     if target is None:
-        raise ConfigInvalid([f"version: account {account.name} has no version {version}"])
+        raise ConfigVersionNotFound([f"version: account {account.name} has no version {version}"])
     if target.is_active:
-        raise ConfigInvalid([f"version: v{version} is already the active version"])
+        raise ConfigConflict([f"version: v{version} is already the active version"])
     if not reason.strip():
         raise ConfigInvalid(["reason: a rollback needs a reason"])
     return config_version_activate(

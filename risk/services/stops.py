@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import Actor, audit_append
+from genesis_site.domain_errors import Conflict
 from risk.alerts import alert_raise
 from risk.exceptions import RiskError
 from risk.models import SymbolLock
@@ -57,6 +58,12 @@ logger = logging.getLogger(__name__)
 
 class StopRefused(RiskError):
     code = "stop_refused"
+
+
+class StopConflict(StopRefused, Conflict):
+    """The account or symbol is not in a state this stop or release applies to."""
+
+    code = "stop_conflict"
 
 
 def _locked_account(account_id: int, reason: str) -> TradingAccount:
@@ -111,7 +118,7 @@ def trading_pause_entries(
             account_changed(account_id=account.pk, kind="stop", symbol=symbol)
         else:
             if account.stop_level != StopLevel.NONE:
-                raise StopRefused(f"account {account.name} is already at {account.stop_level}")
+                raise StopConflict(f"account {account.name} is already at {account.stop_level}")
             _set_level(account, StopLevel.PAUSE_ENTRIES, reason)
             _audit(account, actor, "stop.pause_entries", scope="account", reason=reason)
 
@@ -326,12 +333,12 @@ def trading_release(
                 until=timezone.now()
             )
             if not lifted:
-                raise StopRefused(f"symbol: {symbol} is not locked on account {account.name}")
+                raise StopConflict(f"symbol: {symbol} is not locked on account {account.name}")
             _audit(account, actor, "stop.release", scope="symbol", symbol=symbol, reason=reason)
             account_changed(account_id=account.pk, kind="stop", symbol=symbol)
         else:
             if account.stop_level == StopLevel.NONE:
-                raise StopRefused(f"account {account.name} is not stopped")
+                raise StopConflict(f"account {account.name} is not stopped")
             previous = account.stop_level
             _set_level(account, StopLevel.NONE, "")
             _audit(account, actor, "stop.release", scope="account", previous=previous, reason=reason)

@@ -43,8 +43,6 @@ def desk():
         ("/api/v1/manual/force-entry", {"reason": "x", "symbol": "btc", "amount": "1"}, "symbol"),
         ("/api/v1/manual/force-entry", {"reason": "x", "symbol": "BTC/USDT", "amount": "-1"}, "amount"),
         ("/api/v1/symbol-locks", {"reason": "x", "symbol": "BTC/USDT", "minutes": 0}, "minutes"),
-        ("/api/v1/config-versions", {"reason": "x", "content": "max_open_positions: [1"}, "policy"),
-        ("/api/v1/config-versions", {"reason": "x", "content": "stop_loss_pct: 50\n"}, "policy"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(desk, path, body, field):
@@ -58,13 +56,28 @@ def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(desk, path, bod
     assert account.stop_level == "none" and AuditEvent.objects.count() == events
 
 
-@pytest.mark.parametrize("symbol", ["NOPE/USDT", "DOGE/USDT"], ids=["unknown market", "no price yet"])
-def test_a_market_that_cannot_be_traded_is_a_400_naming_the_symbol(desk, symbol):
+@pytest.mark.parametrize("content", ["max_open_positions: [1", "stop_loss_pct: 50\n"], ids=["not yaml", "rule"])
+def test_a_policy_that_breaks_its_rules_is_a_422_naming_them_and_changes_nothing(desk, content):
+    """A string, as the schema says, but the policy's rules live in the domain: 422, not 400."""
+    client, _ = desk
+    events = AuditEvent.objects.count()
+    response = client.post("/api/v1/config-versions", {"reason": "x", "content": content}, format="json")
+    assert response.status_code == 422, response.content
+    assert response.json()["error"]["code"] == "config_invalid" and "policy" in response.json()["error"]["fields"]
+    assert AuditEvent.objects.count() == events
+
+
+@pytest.mark.parametrize(
+    ("symbol", "status"), [("NOPE/USDT", 422), ("DOGE/USDT", 400)], ids=["unknown market", "no price yet"]
+)
+def test_a_market_that_cannot_be_traded_is_refused_naming_the_symbol(desk, symbol, status):
+    """An unknown market matches the schema's BASE/QUOTE pattern, so it is a 422 (the markets are
+    the exchange's list, not the schema's)."""
     client, _ = desk
     response = client.post(
         "/api/v1/manual/force-entry", {"reason": "x", "symbol": symbol, "amount": "1"}, format="json"
     )
-    assert response.status_code == 400 and "symbol" in response.json()["error"]["fields"], response.json()
+    assert response.status_code == status and "symbol" in response.json()["error"]["fields"], response.json()
 
 
 def test_a_manual_entry_on_a_halted_account_is_refused_by_the_gate_and_audited(desk):

@@ -1,6 +1,6 @@
-from decimal import Decimal
-
 from rest_framework import serializers
+
+from genesis_site.fields import AmountField, StrictCharField, StrictRegexField
 
 
 class AccountQuerySerializer(serializers.Serializer):
@@ -11,33 +11,33 @@ class AccountQuerySerializer(serializers.Serializer):
 
 class AccountRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    name = serializers.CharField()
-    exchange = serializers.CharField()
-    quote_currency = serializers.CharField()
+    name = StrictCharField()
+    exchange = StrictCharField()
+    quote_currency = StrictCharField()
 
 
 class PnlSerializer(serializers.Serializer):
-    today = serializers.CharField()
-    today_pct = serializers.CharField()
-    week = serializers.CharField()
-    week_pct = serializers.CharField()
-    total = serializers.CharField()
-    total_pct = serializers.CharField()
+    today = StrictCharField()
+    today_pct = StrictCharField()
+    week = StrictCharField()
+    week_pct = StrictCharField()
+    total = StrictCharField()
+    total_pct = StrictCharField()
 
 
 class PositionSerializer(serializers.Serializer):
-    symbol = serializers.CharField()
-    quantity = serializers.CharField()
-    average_cost = serializers.CharField()
-    mark_price = serializers.CharField(allow_null=True)
-    market_value = serializers.CharField()
-    unrealized_pnl = serializers.CharField()
-    realized_pnl = serializers.CharField()
+    symbol = StrictCharField()
+    quantity = StrictCharField()
+    average_cost = StrictCharField()
+    mark_price = StrictCharField(allow_null=True)
+    market_value = StrictCharField()
+    unrealized_pnl = StrictCharField()
+    realized_pnl = StrictCharField()
 
 
 class ConfigRefSerializer(serializers.Serializer):
     version = serializers.IntegerField()
-    sha256 = serializers.CharField()
+    sha256 = StrictCharField()
 
 
 class StatusSerializer(serializers.Serializer):
@@ -48,11 +48,11 @@ class StatusSerializer(serializers.Serializer):
     seq = serializers.IntegerField(help_text="Sequence number of the account's live stream.")
     mode = serializers.ChoiceField(choices=["DRY_RUN", "PAPER", "LIVE"])
     stop_level = serializers.ChoiceField(choices=["none", "pause_entries", "halt", "flatten"])
-    stop_reason = serializers.CharField(allow_blank=True)
-    equity = serializers.CharField()
-    cash = serializers.CharField()
+    stop_reason = StrictCharField(allow_blank=True)
+    equity = StrictCharField()
+    cash = StrictCharField()
     pnl = PnlSerializer()
-    exposure_pct = serializers.CharField()
+    exposure_pct = StrictCharField()
     positions = PositionSerializer(many=True)
     config = ConfigRefSerializer(allow_null=True)
     last_tick_at = serializers.DateTimeField(allow_null=True)
@@ -65,29 +65,29 @@ MONEY_HELP = "Decimal string in the account's quote currency."
 
 class AccountSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    name = serializers.CharField()
-    exchange_id = serializers.CharField()
+    name = StrictCharField()
+    exchange_id = StrictCharField()
     mode = serializers.ChoiceField(choices=["DRY_RUN", "PAPER", "LIVE"])
-    quote_currency = serializers.CharField()
-    starting_balance = serializers.CharField(help_text=MONEY_HELP)
-    cash_balance = serializers.CharField(help_text=MONEY_HELP)
-    symbols = serializers.ListField(child=serializers.CharField())
+    quote_currency = StrictCharField()
+    starting_balance = StrictCharField(help_text=MONEY_HELP)
+    cash_balance = StrictCharField(help_text=MONEY_HELP)
+    symbols = serializers.ListField(child=StrictCharField())
     read_only = serializers.BooleanField()
     stop_level = serializers.ChoiceField(choices=["none", "pause_entries", "halt", "flatten"])
-    stop_reason = serializers.CharField(allow_blank=True)
+    stop_reason = StrictCharField(allow_blank=True)
     last_tick_at = serializers.DateTimeField(allow_null=True)
 
 
 class StrategySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     account_id = serializers.IntegerField()
-    name = serializers.CharField()
-    kind = serializers.CharField()
+    name = StrictCharField()
+    kind = StrictCharField()
     tier = serializers.ChoiceField(choices=["sniper", "hunter", "strategist"])
     state = serializers.ChoiceField(choices=["active", "paused", "disabled"])
     enabled = serializers.BooleanField()
-    risk_budget = serializers.CharField(help_text="Share of equity, decimal string.")
-    symbols = serializers.ListField(child=serializers.CharField())
+    risk_budget = StrictCharField(help_text="Share of equity, decimal string.")
+    symbols = serializers.ListField(child=StrictCharField())
     params = serializers.DictField()
 
 
@@ -95,23 +95,23 @@ class OrderSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     account_id = serializers.IntegerField()
     strategy_id = serializers.IntegerField(allow_null=True)
-    symbol = serializers.CharField()
+    symbol = StrictCharField()
     side = serializers.ChoiceField(choices=["buy", "sell"])
     order_type = serializers.ChoiceField(choices=["market", "limit"])
-    amount = serializers.CharField()
-    price = serializers.CharField(allow_null=True)
+    amount = StrictCharField()
+    price = StrictCharField(allow_null=True)
     status = serializers.ChoiceField(
         choices=["new", "submitted", "partially_filled", "filled", "cancelled", "rejected", "expired"]
     )
-    client_order_id = serializers.CharField()
-    exchange_order_id = serializers.CharField(allow_blank=True)
-    filled_amount = serializers.CharField()
-    average_price = serializers.CharField(allow_null=True)
-    fee = serializers.CharField()
-    fee_currency = serializers.CharField(allow_blank=True)
-    realized_pnl = serializers.CharField(help_text=MONEY_HELP)
-    correlation_id = serializers.CharField(allow_blank=True)
-    reject_reason = serializers.CharField(allow_blank=True)
+    client_order_id = StrictCharField()
+    exchange_order_id = StrictCharField(allow_blank=True)
+    filled_amount = StrictCharField()
+    average_price = StrictCharField(allow_null=True)
+    fee = StrictCharField()
+    fee_currency = StrictCharField(allow_blank=True)
+    realized_pnl = StrictCharField(help_text=MONEY_HELP)
+    correlation_id = StrictCharField(allow_blank=True)
+    reject_reason = StrictCharField(allow_blank=True)
     created_at = serializers.DateTimeField()
 
 
@@ -119,25 +119,25 @@ class FillSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     account_id = serializers.IntegerField()
     order_id = serializers.IntegerField()
-    symbol = serializers.CharField()
+    symbol = StrictCharField()
     side = serializers.ChoiceField(choices=["buy", "sell"])
-    amount = serializers.CharField()
-    price = serializers.CharField()
-    fee = serializers.CharField()
-    fee_currency = serializers.CharField()
+    amount = StrictCharField()
+    price = StrictCharField()
+    fee = StrictCharField()
+    fee_currency = StrictCharField()
     liquidity = serializers.ChoiceField(choices=["maker", "taker"])
-    exchange_trade_id = serializers.CharField()
+    exchange_trade_id = StrictCharField()
     created_at = serializers.DateTimeField()
 
 
 class PositionRowSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     account_id = serializers.IntegerField()
-    symbol = serializers.CharField()
-    quantity = serializers.CharField()
-    average_cost = serializers.CharField()
-    realized_pnl = serializers.CharField(help_text=MONEY_HELP)
-    mark_price = serializers.CharField(allow_null=True)
+    symbol = StrictCharField()
+    quantity = StrictCharField()
+    average_cost = StrictCharField()
+    realized_pnl = StrictCharField(help_text=MONEY_HELP)
+    mark_price = StrictCharField(allow_null=True)
     opened_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()
 
@@ -149,11 +149,11 @@ class AccountCommandSerializer(serializers.Serializer):
     account = serializers.IntegerField(
         required=False, min_value=1, help_text="Account id; may be omitted when you can see exactly one account."
     )
-    reason = serializers.CharField(max_length=500, help_text="Why; recorded in the audit trail.")
+    reason = StrictCharField(max_length=500, help_text="Why; recorded in the audit trail.")
 
 
 class ManualTradeSerializer(AccountCommandSerializer):
-    symbol = serializers.RegexField(
+    symbol = StrictRegexField(
         r"^[A-Z0-9._-]{1,15}/[A-Z0-9._:-]{1,16}$",
         help_text="Market, BASE/QUOTE (e.g. BTC/USDT).",
         error_messages={"invalid": "Use BASE/QUOTE in capitals, e.g. BTC/USDT."},
@@ -161,35 +161,27 @@ class ManualTradeSerializer(AccountCommandSerializer):
 
 
 class ForceEntrySerializer(ManualTradeSerializer):
-    amount = serializers.DecimalField(
-        max_digits=28, decimal_places=10, min_value=Decimal("0.0000000001"), help_text="Base-currency amount to buy."
-    )
+    amount = AmountField(help_text="Base-currency amount to buy.")
 
 
 class ForceExitSerializer(ManualTradeSerializer):
-    amount = serializers.DecimalField(
-        max_digits=28,
-        decimal_places=10,
-        min_value=Decimal("0.0000000001"),
-        required=False,
-        help_text="Base-currency amount to sell; the whole position when omitted.",
-    )
+    amount = AmountField(required=False, help_text="Base-currency amount to sell; the whole position when omitted.")
 
 
 class StrategyCommandSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, help_text="Why; recorded in the audit trail.")
+    reason = StrictCharField(max_length=500, help_text="Why; recorded in the audit trail.")
 
 
 # --- performance -------------------------------------------------------------------------------
 
 
 class PerformanceRowSerializer(serializers.Serializer):
-    name = serializers.CharField(help_text="Symbol or strategy name.")
+    name = StrictCharField(help_text="Symbol or strategy name.")
     orders = serializers.IntegerField()
     exits = serializers.IntegerField()
     wins = serializers.IntegerField()
-    realized_pnl = serializers.CharField(help_text=MONEY_HELP)
-    fees = serializers.CharField(help_text=MONEY_HELP)
+    realized_pnl = StrictCharField(help_text=MONEY_HELP)
+    fees = StrictCharField(help_text=MONEY_HELP)
 
 
 class PerformanceSerializer(serializers.Serializer):
@@ -209,9 +201,9 @@ class ProfitQuerySerializer(AccountQuerySerializer):
 
 class ProfitRowSerializer(serializers.Serializer):
     period_start = serializers.DateTimeField()
-    closing_equity = serializers.CharField(help_text=MONEY_HELP)
-    profit = serializers.CharField(help_text=MONEY_HELP)
-    profit_pct = serializers.CharField()
+    closing_equity = StrictCharField(help_text=MONEY_HELP)
+    profit = StrictCharField(help_text=MONEY_HELP)
+    profit_pct = StrictCharField()
 
 
 class ProfitSerializer(serializers.Serializer):
@@ -231,13 +223,13 @@ class TradeStatsSerializer(serializers.Serializer):
     trades = serializers.IntegerField()
     wins = serializers.IntegerField()
     losses = serializers.IntegerField()
-    win_rate_pct = serializers.CharField()
-    gross_profit = serializers.CharField()
-    gross_loss = serializers.CharField()
-    net_pnl = serializers.CharField()
-    profit_factor = serializers.CharField(allow_null=True, help_text="Null when there is no losing trade.")
-    average_win = serializers.CharField()
-    average_loss = serializers.CharField()
-    best = serializers.CharField()
-    worst = serializers.CharField()
-    fees = serializers.CharField()
+    win_rate_pct = StrictCharField()
+    gross_profit = StrictCharField()
+    gross_loss = StrictCharField()
+    net_pnl = StrictCharField()
+    profit_factor = StrictCharField(allow_null=True, help_text="Null when there is no losing trade.")
+    average_win = StrictCharField()
+    average_loss = StrictCharField()
+    best = StrictCharField()
+    worst = StrictCharField()
+    fees = StrictCharField()

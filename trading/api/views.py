@@ -3,7 +3,7 @@ trading, performance. Views parse input, call one service or selector, and forma
 
 from datetime import timedelta
 
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions
@@ -58,8 +58,16 @@ def account_for(request, account_id: int | None) -> TradingAccount:
 
 
 def valid(serializer_class, data) -> dict:
+    if isinstance(data, QueryDict):
+        # A plain dict: DRF would read an empty query value as "not given" and use the default,
+        # where the schema says an empty `period=` or `level=` is not one of the choices.
+        data = data.dict()
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
+    # Rules the schema cannot state run once every field is well-formed, and refuse with 422
+    # (genesis_site.api.InputUnprocessable); DRF would fold them into a 400 inside is_valid.
+    if rules := getattr(serializer, "rules", None):
+        rules(serializer.validated_data)
     return serializer.validated_data
 
 

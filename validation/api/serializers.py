@@ -3,16 +3,28 @@ parse input and shape output."""
 
 from rest_framework import serializers
 
+from genesis_site.fields import StrictCharField
 from validation.criteria import MODES
 from validation.models import Decision
+from validation.validators import validator_choices
+
+
+class ValidatorNameField(serializers.ChoiceField):
+    """A validator or group name, read from the registry each time a serializer is made (DRF
+    re-runs __init__ for every copy), so a validator registered later is known to the API and
+    the schema alike."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=validator_choices(), **kwargs)
 
 
 class RunStartSerializer(serializers.Serializer):
-    # A plain string (the service names a bad value): a second "mode" enum would collide in the
-    # OpenAPI schema with the trading mode's.
-    mode = serializers.CharField(default="quick", max_length=16, help_text=f"One of {', '.join(MODES)}.")
+    # An enum in the schema (named ValidationModeEnum in settings, apart from the trading mode's).
+    mode = serializers.ChoiceField(choices=MODES, default="quick", help_text=f"One of {', '.join(MODES)}.")
     only = serializers.ListField(
-        child=serializers.CharField(max_length=32), required=False, help_text="Validators or groups to run."
+        child=ValidatorNameField(),
+        required=False,
+        help_text="Validators or groups to run.",
     )
     account = serializers.IntegerField(
         required=False, min_value=1, help_text="Validate this account's active configuration."
@@ -20,11 +32,11 @@ class RunStartSerializer(serializers.Serializer):
 
 
 class CheckResultSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    check_id = serializers.CharField()
-    status = serializers.CharField()
+    name = StrictCharField()
+    check_id = StrictCharField()
+    status = StrictCharField()
     blocking = serializers.BooleanField()
-    details = serializers.CharField()
+    details = StrictCharField()
     evidence = serializers.JSONField()
     duration_seconds = serializers.FloatField()
     finished_at = serializers.DateTimeField()
@@ -32,17 +44,17 @@ class CheckResultSerializer(serializers.Serializer):
 
 class RunSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    mode = serializers.CharField()
-    status = serializers.CharField()
-    decision = serializers.CharField()
+    mode = StrictCharField()
+    status = StrictCharField()
+    decision = StrictCharField()
     score = serializers.FloatField(allow_null=True)
-    trigger = serializers.CharField()
-    actor = serializers.CharField()
+    trigger = StrictCharField()
+    actor = StrictCharField()
     account = serializers.IntegerField(source="account_id", allow_null=True)
-    checks_planned = serializers.ListField(child=serializers.CharField())
-    code_version = serializers.CharField()
-    config_hash = serializers.CharField()
-    criteria_sha256 = serializers.CharField()
+    checks_planned = serializers.ListField(child=StrictCharField())
+    code_version = StrictCharField()
+    config_hash = StrictCharField()
+    criteria_sha256 = StrictCharField()
     started_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     blocking_issues = serializers.SerializerMethodField()
@@ -58,18 +70,18 @@ class RunDetailSerializer(RunSerializer):
 class DecisionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     account = serializers.IntegerField(source="account_id")
-    decision = serializers.CharField()
-    config_hash = serializers.CharField()
+    decision = StrictCharField()
+    config_hash = StrictCharField()
     run = serializers.IntegerField(source="run_id", allow_null=True)
     score = serializers.FloatField()
     checklist = serializers.JSONField()
-    blocking_issues = serializers.ListField(child=serializers.CharField())
-    warnings = serializers.ListField(child=serializers.CharField())
-    recommendation = serializers.CharField()
-    decided_by = serializers.CharField()
+    blocking_issues = serializers.ListField(child=StrictCharField())
+    warnings = serializers.ListField(child=StrictCharField())
+    recommendation = StrictCharField()
+    decided_by = StrictCharField()
     decided_at = serializers.DateTimeField()
     overrides = serializers.IntegerField(source="overrides_id", allow_null=True)
-    override_reason = serializers.CharField()
+    override_reason = StrictCharField()
 
 
 class DecideSerializer(serializers.Serializer):
@@ -78,14 +90,14 @@ class DecideSerializer(serializers.Serializer):
 
 
 class OverrideSerializer(serializers.Serializer):
-    decision = serializers.CharField(max_length=8, help_text=f"One of {', '.join(Decision.values)}.")
-    reason = serializers.CharField(min_length=10, max_length=2000)
+    decision = StrictCharField(max_length=8, help_text=f"One of {', '.join(Decision.values)}.")
+    reason = StrictCharField(min_length=10, max_length=2000)
 
 
 class TrendPointSerializer(serializers.Serializer):
     run = serializers.IntegerField()
     at = serializers.DateTimeField()
-    status = serializers.CharField()
+    status = StrictCharField()
     passed = serializers.IntegerField()
     duration_seconds = serializers.FloatField()
     figures = serializers.JSONField()

@@ -12,6 +12,11 @@ def register(cls: type[BaseValidator]) -> type[BaseValidator]:
     return cls
 
 
+def validator_choices() -> list[str]:
+    """Every name `only` may hold: each validator and each group (for the API's enum)."""
+    return sorted(set(REGISTRY) | {v.group for v in REGISTRY.values()})
+
+
 def validators_select(*, names: list[str] | str, only: list[str] | None = None) -> list[str]:
     """The validator names of a mode (`"all"` or a list), narrowed to `only` (names or groups)."""
     selected = list(REGISTRY) if names == "all" else list(names)
