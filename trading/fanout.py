@@ -43,7 +43,11 @@ class _Hub:
             self.channel = await self.layer.new_channel()
             await self.layer.group_add(self.group, self.channel)
         except BaseException as exc:
-            self.ready.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                self.ready.cancel()
+            else:
+                self.ready.set_exception(exc)
+                self.ready.exception()  # marked retrieved: the joiner that started it raises it
             raise
         self.task = asyncio.ensure_future(self._receive())
         self.ready.set_result(None)
@@ -56,7 +60,12 @@ class _Hub:
 
     async def _receive(self) -> None:
         while True:
-            message = await self.layer.receive(self.channel)
+            try:
+                message = await self.layer.receive(self.channel)
+            except Exception:  # the layer lost Redis: keep the dashboards' subscription alive
+                logger.exception("account group receive failed", extra={"group": self.group})
+                await asyncio.sleep(1)
+                continue
             text = message.get("text")
             if message.get("type") != "account.event" or not isinstance(text, str):
                 logger.warning("unexpected message on an account group", extra={"group": self.group})
