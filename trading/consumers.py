@@ -1,6 +1,7 @@
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from trading import fanout
 from trading.live import account_group
 from trading.selectors import account_visible
 
@@ -23,27 +24,17 @@ class AccountConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4403)  # before accept: the handshake is refused with 403
             return
         self.group = account_group(account_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # Events reach this socket through the process's one subscription of the group
+        # (trading/fanout.py), not through a layer channel per dashboard.
+        await fanout.join(self.channel_layer, self.group, self, self.base_send)
         await self.accept()
+        fanout.opened(self.group, self)
 
     async def disconnect(self, code):
         if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await fanout.leave(self.group, self)
 
     async def receive_json(self, content, **kwargs):
         # Controls go through the HTTP API, where CSRF and permissions apply; the socket
         # only carries server events. Say so instead of silently dropping the message.
         await self.send_json({"type": "error", "error": "this socket accepts no commands; use the API"})
-
-    async def dispatch(self, message):
-        # Channels closes stale database connections before every handler: one hop to the
-        # single sync thread per message. Forwarding a pushed event touches no database, and
-        # with 200 dashboards open the hops queued behind each other for ~200 ms
-        # (bench/websocket.py), so pushed events skip it.
-        if message["type"] == "account.event":
-            await self.account_event(message)
-            return
-        await super().dispatch(message)
-
-    async def account_event(self, message):
-        await self.send(text_data=message["text"])  # JSON encoded once by the publisher

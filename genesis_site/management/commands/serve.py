@@ -28,4 +28,9 @@ class Command(BaseCommand):
             lifespan="on",
             log_level="warning",
             proxy_headers=False,
+            # Every event goes to every dashboard of the account: compressing it once per socket
+            # cost ~15 us of the server's event loop per dashboard (3 of ~9 ms for 200,
+            # bench/websocket.py), and as much again in each browser, to save a few hundred
+            # bytes of a ~1 KB event. Same in the Dockerfile's CMD.
+            ws_per_message_deflate=False,
         )
