@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -41,6 +42,35 @@ def scratch_database() -> tuple[str, callable]:
         return urlunsplit(parts._replace(path=f"/{name}")), drop
     folder = tempfile.mkdtemp(prefix="genesis-bench-")
     return f"sqlite:///{folder}/bench.sqlite3", lambda: None
+
+
+@contextmanager
+def scratch_django(*, quiet: bool = False):
+    """Django set up on a migrated scratch database (see scratch_database), dropped after.
+    `quiet` silences warnings, which would otherwise time the log handler."""
+    url, drop = scratch_database()
+    os.environ.update(
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="genesis_site.settings.dev",
+        GENESIS_VAR_DIR=tempfile.mkdtemp(prefix="genesis-bench-var-"),
+    )
+    import logging
+
+    import django
+
+    django.setup()
+    if quiet:
+        logging.disable(logging.WARNING)
+    from django.core.management import call_command
+
+    try:
+        call_command("migrate", verbosity=0)
+        yield url
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        drop()
 
 
 def build_chain(n: int) -> None:
@@ -91,22 +121,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
 
-    url, drop = scratch_database()
-    os.environ.update(
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="genesis_site.settings.dev",
-        GENESIS_VAR_DIR=tempfile.mkdtemp(prefix="genesis-bench-var-"),
-    )
-    import django
+    with scratch_django() as url:
+        from compliance.models import AuditEvent
+        from compliance.selectors import _FIELDS, audit_chain_verify
 
-    django.setup()
-    from django.core.management import call_command
-
-    from compliance.models import AuditEvent
-    from compliance.selectors import _FIELDS, audit_chain_verify
-
-    try:
-        call_command("migrate", verbosity=0)
         started = time.perf_counter()
         build_chain(args.events)
         print(f"built {args.events:,} events in {time.perf_counter() - started:.1f} s on {url.split(':')[0]}")
@@ -132,11 +150,6 @@ def main() -> None:
             f"ratio verify / baseline (p50): {p50s['verify'] / p50s['baseline (read only)']:.2f}x; "
             f"target >= 100,000 events/s: {'met' if verify_rate >= 100_000 else 'NOT met'} ({args.runs} runs each)"
         )
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        drop()
 
 
 if __name__ == "__main__":

@@ -19,9 +19,7 @@ at PostgreSQL.
 """
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -30,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from audit import percentile, scratch_database  # noqa: E402  (same scratch-database rules as bench/audit.py)
+from audit import percentile, scratch_django  # noqa: E402  (same scratch-database rules as bench/audit.py)
 
 STRATEGIES = {
     "ma_crossover": {"fast": 5, "slow": 20},
@@ -302,31 +300,11 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=2000)
     args = parser.parse_args()
 
-    url, drop = scratch_database()
-    os.environ.update(
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="genesis_site.settings.dev",
-        GENESIS_VAR_DIR=tempfile.mkdtemp(prefix="genesis-bench-var-"),
-    )
-    import logging
-
-    import django
-
-    django.setup()
-    logging.disable(logging.WARNING)  # rejected-tick warnings would time the log handler
-    from django.core.management import call_command
-
-    try:
-        call_command("migrate", verbosity=0)
+    with scratch_django(quiet=True):
         bench_decision_path(args.decisions)
         bench_tick(args.ticks)
         bench_orders(args.orders)
         bench_replay(args.candles)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        drop()
 
 
 if __name__ == "__main__":

@@ -14,9 +14,7 @@ at PostgreSQL.
 """
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from audit import percentile, scratch_database  # noqa: E402
+from audit import percentile, scratch_django  # noqa: E402
 
 API_KEY, SECRET = "bench-key", "bench-secret"
 
@@ -120,28 +118,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=5)
     args = parser.parse_args()
 
-    url, drop = scratch_database()
-    os.environ.update(
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="genesis_site.settings.dev",
-        GENESIS_VAR_DIR=tempfile.mkdtemp(prefix="genesis-bench-var-"),
-    )
-    import logging
-
-    import django
-
-    django.setup()
-    logging.disable(logging.WARNING)
-    from django.core.management import call_command
-
-    try:
-        call_command("migrate", verbosity=0)
+    with scratch_django(quiet=True):
         bench(args.runs, args.orders)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        drop()
 
 
 if __name__ == "__main__":
