@@ -155,6 +155,16 @@ class BackgroundWorker:
         else:
             executor.submit(_run_closing, name, func)
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every job already on the worker's thread or its queue has ended (jobs run
+        one after the other, so a no-op queued now ends after them); False on timeout. A job
+        submitted through the bound loop reaches the queue once the loop has started it."""
+        try:
+            self._executor().submit(lambda: None).result(timeout=timeout)
+        except TimeoutError:
+            return False
+        return True
+
 
 def _run_closing(name: str, func: Callable[[], None]) -> None:
     """A background job owns its connections: closed (back to the pool) when it ends."""

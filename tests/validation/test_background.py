@@ -128,6 +128,7 @@ async def test_an_api_start_returns_at_once_runs_in_the_background_and_pushes_pr
     assert (check["name"], check["status"]) == ("test_gate", "passed")
     assert "genesis-background" in check["details"]  # measured on the worker's thread, not the request's
     assert events[-1] == {"type": "run", "run": run_id, "status": "finished", "decision": "GO", "score": 100.0}
+    assert await _worker_idle()
 
     deadline = time.monotonic() + 10
     while (run := await ValidationRun.objects.aget(pk=run_id)).status != "finished":
@@ -146,6 +147,9 @@ async def test_an_api_start_returns_at_once_runs_in_the_background_and_pushes_pr
 
 
 async def test_a_run_abandoned_past_twice_its_budget_no_longer_blocks_its_account():
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(RUNS_GROUP, channel)
     client, account = await operator_client()
     stale = await ValidationRun.objects.acreate(
         mode="quick",
@@ -158,12 +162,20 @@ async def test_a_run_abandoned_past_twice_its_budget_no_longer_blocks_its_accoun
     RELEASE.set()
     response = await sync_to_async(_post, thread_sensitive=False)(client, account)
     assert response.status_code == 202, response.content
+    run_id = response.json()["id"]
+    # Wait for the run's events and the worker's end, not by reading the table meanwhile.
+    await _events_until(layer, channel, lambda ev: any(e.get("run") == run_id and e.get("decision") for e in ev))
+    assert await _worker_idle()
     await stale.arefresh_from_db()
     assert (stale.status, stale.decision) == ("error", "NO_GO") and stale.error.startswith("abandoned")
-    deadline = time.monotonic() + 10
-    while (await ValidationRun.objects.aget(pk=response.json()["id"])).status != "finished":
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
+    assert (await ValidationRun.objects.aget(pk=run_id)).status == "finished"
+
+
+async def _worker_idle() -> bool:
+    """The background worker has ended its jobs. Read the tables only then: the test's
+    in-memory SQLite (shared cache) refuses a read or write that overlaps the worker's at once
+    ("table is locked"), where the embedded server's WAL file database lets them go together."""
+    return await sync_to_async(background.wait_idle, thread_sensitive=False)(10)
 
 
 def _kinds(events):
