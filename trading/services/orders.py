@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from compliance.services import Actor, audit_append, audit_batch
+from genesis_site.bulk import rows_insert
 from trading.exceptions import IdempotencyConflict, OrderRejected
 from trading.exchanges.paper import PaperExchange, PaperExecution, PaperFill
 from trading.markets import Market
@@ -265,7 +266,7 @@ def _write(account: TradingAccount, placed: list[_Placed], *, at: datetime, save
         for part in p.execution.fills
     ]
     if fills:
-        Fill.objects.bulk_create(fills)
+        rows_insert(Fill, fills)
     for position in {id(p.position): p.position for p in filled}.values():
         position.save()
     if filled and save_cash:
