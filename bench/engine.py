@@ -6,16 +6,20 @@
   engine tick     engine_tick() with persistence and audit, one account, one symbol, three
                   strategies (target p99 <= 3x the baseline and <= 50 ms); baseline: a raw
                   DB-API transaction (no ORM) doing as many row writes as the average tick.
-  paper orders    order_execute_paper() persisted with its fill, position and three audit
-                  events, one transaction per order (target >= 1,000/s); baseline: raw
-                  single-row INSERT+COMMIT.
+  paper orders    paper orders persisted with their fills, position, cash and three audit
+                  events each (target >= 1,000/s sustained): order_execute_paper() one per
+                  transaction, then the set-based paper_orders_execute() at 1, 20 and 100
+                  orders per transaction (p50/p95/p99 per transaction, orders/s, client CPU
+                  per order), the audit chain verified at the end; baseline: raw single-row
+                  INSERT+COMMIT.
   replay          backtest() of each built-in over scenario candles (target >= 50,000
                   candles/s per strategy); baseline: the vectorized signals alone.
 
 Runs in a scratch database: SQLite, or a scratch PostgreSQL database when DATABASE_URL points
 at PostgreSQL.
 
-    .venv/bin/python bench/engine.py [--ticks 300] [--orders 1000] [--candles 200000]
+    .venv/bin/python bench/engine.py [--ticks 300] [--orders 5000] [--single-orders 500]
+        [--batch-sizes 1,20,100] [--profile] [--candles 200000] [--only decision,tick,orders,replay]
 """
 
 import argparse
