@@ -18,6 +18,7 @@ from compliance.models import (
     SignOffRole,
     SignOffSubject,
 )
+from genesis_site.bulk import rows_insert
 from risk.selectors import config_version_active
 
 
@@ -59,7 +60,7 @@ def _chain_link(events: list[AuditEvent]) -> None:
         sequence += 1
         event.sequence, event.prev_hash = sequence, prev
         event.hash = prev = event_hash(**{name: getattr(event, name) for name in HASHED_FIELDS})
-    AuditEvent.objects.bulk_create(events)
+    rows_insert(AuditEvent, events)
     AuditChainHead.objects.filter(pk=1).update(sequence=sequence, hash=prev)
 
 

@@ -11,6 +11,12 @@ class IllegalTransition(TradingError, Conflict):
     code = "illegal_transition"
 
 
+class IdempotencyConflict(TradingError, Conflict):
+    """A client order id already recorded for a different order."""
+
+    code = "idempotency_conflict"
+
+
 class OrderRejected(TradingError):
     code = "order_rejected"
 

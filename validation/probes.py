@@ -165,8 +165,6 @@ def load(*, orders: int) -> dict:
                     config_hash=version_hash,
                     actor=PROBE,
                 )
-                position.save()
-                account.save(update_fields=["cash_balance"])
         except Exception:
             failures += 1
         timings.append((now() - t0) * 1000)

@@ -43,37 +43,49 @@ def _breaker_save(row: CircuitBreakerState, state: cb.BreakerState) -> None:
 def breaker_record(*, account_id: int, source: str, ok: bool, now: datetime | None = None) -> str:
     """Record one outcome of calls guarded by the breaker; returns its state. A trip is
     audited and counted. The row lock serializes workers reporting at the same time."""
+    return breaker_record_many(account_id=account_id, source=source, outcomes=[ok], now=now)
+
+
+def breaker_record_many(*, account_id: int, source: str, outcomes: list[bool], now: datetime | None = None) -> str:
+    """Record several outcomes, in order, under one row lock and one write: the same states,
+    trips, audit events and alerts as one `breaker_record` per outcome. Returns the state."""
     now, cfg = now or timezone.now(), _breaker_config(account_id, source)
     with transaction.atomic():
         row = _breaker_locked(account_id, source)
-        current = cb.BreakerState(row.state, row.failures, row.opened_at, row.probes_in_flight, row.probe_successes)
-        tripped = False
-        if ok:
-            state = cb.breaker_success(current, cfg, now)
-        else:
-            state, tripped = cb.breaker_failure(current, cfg, now)
-        if tripped:
-            row.trips += 1
-            metrics.breaker_trips_total.labels(account=str(account_id), source=source).inc()
-            audit_append(
-                actor=Actor.system("breakers"),
-                action="breaker.opened",
-                obj=row,
-                payload={
-                    "account": account_id,
-                    "source": source,
-                    "after": current.state,
-                    "recovery_seconds": cfg.recovery_seconds,
-                },
-            )
-            alert_raise(
-                account_id=account_id,
-                type="breaker_trip",
-                details={"source": source, "trips": row.trips},
-                message=f"circuit breaker {source} opened; entries wait {cfg.recovery_seconds} s",
-            )
+        state = cb.BreakerState(row.state, row.failures, row.opened_at, row.probes_in_flight, row.probe_successes)
+        for ok in outcomes:
+            current, tripped = state, False
+            if ok:
+                state = cb.breaker_success(current, cfg, now)
+            else:
+                state, tripped = cb.breaker_failure(current, cfg, now)
+            if tripped:
+                _breaker_tripped(row, current, cfg)
         _breaker_save(row, state)
     return state.state
+
+
+def _breaker_tripped(row: CircuitBreakerState, before: cb.BreakerState, cfg: Breaker) -> None:
+    account_id, source = row.account_id, row.source
+    row.trips += 1
+    metrics.breaker_trips_total.labels(account=str(account_id), source=source).inc()
+    audit_append(
+        actor=Actor.system("breakers"),
+        action="breaker.opened",
+        obj=row,
+        payload={
+            "account": account_id,
+            "source": source,
+            "after": before.state,
+            "recovery_seconds": cfg.recovery_seconds,
+        },
+    )
+    alert_raise(
+        account_id=account_id,
+        type="breaker_trip",
+        details={"source": source, "trips": row.trips},
+        message=f"circuit breaker {source} opened; entries wait {cfg.recovery_seconds} s",
+    )
 
 
 def breaker_allow(*, account_id: int, source: str, now: datetime | None = None) -> bool:

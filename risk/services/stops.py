@@ -51,7 +51,7 @@ from trading.services.live_orders import (
     order_prepare_live,
     order_send_live,
 )
-from trading.services.orders import order_execute_paper, order_transition
+from trading.services.orders import PaperIntent, order_transition, paper_orders_execute
 
 logger = logging.getLogger(__name__)
 
@@ -265,25 +265,27 @@ def _flatten_paper(account: TradingAccount, actor: Actor, reason: str, exchange:
     trading_halt_locked(account, actor, reason, level=StopLevel.FLATTEN)
     version = config_version_active(account_id=account.pk)
     correlation_id = uuid.uuid4().hex
-    closed = 0
-    for position in Position.objects.select_for_update().filter(account=account, quantity__gt=0):
-        _order, fill = order_execute_paper(
-            account=account,
-            strategy=None,
-            position=position,
-            market=market_get(position.symbol),
-            side="sell",
-            amount=position.quantity,
-            last_price=position.mark_price or position.average_cost,
-            exchange=exchange,
-            idempotency_key=f"{FLATTEN_KEY_PREFIX}{uuid.uuid4().hex[:31]}",
-            correlation_id=correlation_id,
-            config_hash=version.sha256 if version else "",
-            actor=actor,
-        )
-        closed += fill is not None
-    account.save(update_fields=["cash_balance"])
-    return closed
+    positions = {p.symbol: p for p in Position.objects.select_for_update().filter(account=account, quantity__gt=0)}
+    # Every exit in one batch: one insert of the orders, one of their fills, one audit append.
+    placed = paper_orders_execute(
+        account=account,
+        intents=[
+            PaperIntent(
+                market=market_get(position.symbol),
+                side="sell",
+                amount=position.quantity,
+                last_price=position.mark_price or position.average_cost,
+                idempotency_key=f"{FLATTEN_KEY_PREFIX}{uuid.uuid4().hex[:31]}",
+                correlation_id=correlation_id,
+            )
+            for position in positions.values()
+        ],
+        exchange=exchange,
+        config_hash=version.sha256 if version else "",
+        actor=actor,
+        positions=positions,
+    )
+    return sum(fill is not None for _order, fill in placed)
 
 
 def _flatten_prepare_live(account: TradingAccount, actor: Actor, reason: str) -> list[tuple]:

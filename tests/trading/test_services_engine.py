@@ -3,7 +3,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_verify
@@ -11,6 +11,7 @@ from compliance.services import Actor
 from risk.policy import default_policy_yaml
 from tests.risk.factories import active_policy, unpaced_policy
 from tests.trading.factories import StrategyFactory, TradingAccountFactory
+from trading.exceptions import IdempotencyConflict
 from trading.exchanges.paper import PaperExchange
 from trading.feeds import SCENARIOS, ScenarioFeed
 from trading.markets import market_get
@@ -130,7 +131,7 @@ def test_halted_and_dry_run_accounts_place_no_orders_but_keep_marking_equity():
     assert EquitySnapshot.objects.filter(account=dry).count() == 100
 
 
-def test_the_same_tick_gets_the_same_client_order_id_and_a_resubmit_is_refused():
+def test_the_same_tick_gets_the_same_client_order_id_and_a_resubmit_is_a_no_op():
     account = make_account()
     order = tick_until_order(account).orders[0]
     account.refresh_from_db()
@@ -138,8 +139,9 @@ def test_the_same_tick_gets_the_same_client_order_id_and_a_resubmit_is_refused()
         account_id=account.pk, cursor=account.feed_cursor, strategy_id=order.strategy_id, symbol=order.symbol
     )
     assert key == order.idempotency_key and len(key) <= 36
-    with pytest.raises(IntegrityError), transaction.atomic():
-        order_execute_paper(
+    cash, events = account.cash_balance, AuditEvent.objects.count()
+    with transaction.atomic():
+        again, execution = order_execute_paper(
             account=account,
             strategy=order.strategy,
             position=Position.objects.get(symbol=order.symbol),
@@ -153,8 +155,28 @@ def test_the_same_tick_gets_the_same_client_order_id_and_a_resubmit_is_refused()
             config_hash="",
             actor=Actor.system("tests"),
         )
+    assert again.pk == order.pk and execution is None  # the recorded order, nothing placed
     assert Order.objects.filter(idempotency_key=key).count() == 1
     assert Fill.objects.count() == 1
+    account.refresh_from_db()
+    assert account.cash_balance == cash and AuditEvent.objects.count() == events
+    # The same key for a different order is a collision, not a retry: refused, nothing written.
+    with pytest.raises(IdempotencyConflict, match=key), transaction.atomic():
+        order_execute_paper(
+            account=account,
+            strategy=order.strategy,
+            position=Position.objects.get(symbol=order.symbol),
+            market=market_get(order.symbol),
+            side="buy",
+            amount=order.amount * 2,
+            last_price=order.average_price,
+            exchange=PaperExchange(),
+            idempotency_key=key,
+            correlation_id="retry",
+            config_hash="",
+            actor=Actor.system("tests"),
+        )
+    assert Order.objects.count() == 1 and Fill.objects.count() == 1
 
 
 def test_live_accounts_are_not_ticked_until_the_live_adapter_exists():

@@ -49,6 +49,9 @@ class PaperExecution:
     requested: Decimal
     fee_currency: str
     resting: Decimal = ZERO
+    # The venue's id for the order, assigned by the exchange as a real venue does (so the
+    # order row is written once, with it, instead of after its own primary key is known).
+    order_id: str = field(default_factory=lambda: f"paper-{uuid.uuid4().hex}")
 
     @property
     def amount(self) -> Decimal:

@@ -34,6 +34,7 @@ from trading.models import (
     Candle,
     EquitySnapshot,
     Order,
+    OrderStatus,
     Position,
     StopLevel,
     Strategy,
@@ -49,7 +50,7 @@ from trading.serializers import AccountNow, tick_event
 from trading.services.ladder import capital_cap, capital_clip
 from trading.services.live_orders import order_prepare_live, order_send_live
 from trading.services.marketdata import tickers_store
-from trading.services.orders import idempotency_key_for, order_execute_paper
+from trading.services.orders import PaperIntent, idempotency_key_for, paper_orders_execute
 from trading.strategies import Signal, strategy_load
 from trading.universe import UniverseNow, universe_filter
 
@@ -652,23 +653,29 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
     if tick.live:
         _act_live(tick, strategy, signal, amount=amount, price=price, key=key)
         return
-    order, fill = order_execute_paper(
-        account=account,
-        strategy=strategy,
-        position=book.position(symbol),
+    intent = PaperIntent(
         market=market,
         side=signal.side,
         amount=amount,
         last_price=last,
-        exchange=exchange,
         idempotency_key=key,
         correlation_id=correlation_id,
+        strategy=strategy,
+        reason=signal.reason,
+    )
+    # The same set-based path as any batch of paper orders; the tick saves the cash with its
+    # other account fields, so the batch does not write it a second time.
+    [(order, _fill)] = paper_orders_execute(
+        account=account,
+        intents=[intent],
+        exchange=exchange,
         config_hash=config_hash,
         actor=ENGINE,
-        reason=signal.reason,
+        positions={symbol: book.position(symbol)},
         at=tick.now,
+        save_cash=False,
     )
-    if fill is None:
+    if order.status == OrderStatus.REJECTED:
         metrics.order_rejections_total.labels(reason="exchange").inc()
     result.orders.append(order)
 

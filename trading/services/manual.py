@@ -155,7 +155,6 @@ def _place_locked(account_id, market, side, amount, actor, reason, exchange, now
         actor=actor,
         reason=f"manual: {reason}",
     )
-    account.save(update_fields=["cash_balance"])
     action = "manual.force_entry" if side == "buy" else "manual.force_exit"
     audit_append(
         actor=actor,
