@@ -76,6 +76,11 @@ class AccountSerializer(serializers.Serializer):
     stop_level = serializers.ChoiceField(choices=["none", "pause_entries", "halt", "flatten"])
     stop_reason = StrictCharField(allow_blank=True)
     last_tick_at = serializers.DateTimeField(allow_null=True)
+    replay_files = serializers.DictField(
+        child=StrictCharField(), help_text="Market data replayed instead of the scenario: symbol to file; empty: none."
+    )
+    replay_speed = StrictCharField(help_text="Replay time per real time; 0: one candle per tick.")
+    replay_started_at = serializers.DateTimeField(allow_null=True)
 
 
 class StrategySerializer(serializers.Serializer):
@@ -166,6 +171,25 @@ class ForceEntrySerializer(ManualTradeSerializer):
 
 class ForceExitSerializer(ManualTradeSerializer):
     amount = AmountField(required=False, help_text="Base-currency amount to sell; the whole position when omitted.")
+
+
+class ReplaySerializer(serializers.Serializer):
+    files = serializers.DictField(
+        child=StrictCharField(max_length=500),
+        allow_empty=True,
+        help_text='OHLCV file per account symbol, e.g. {"BTC/USDT": "btc.csv"}: CSV (timestamp,open,high,low,'
+        "close,volume) or ccxt JSON ([[ts, o, h, l, c, v], ...]), read under the server's replay directory "
+        "(GENESIS_REPLAY_DIR). Empty: back to the account's scenario.",
+    )
+    speed = StrictRegexField(
+        r"^[0-9]{1,10}(\.[0-9]{1,2})?$",
+        required=False,
+        default="0",
+        help_text="Replay time per real time as a decimal string (60: a one-minute candle per second); "
+        "0: one candle per engine tick.",
+        error_messages={"invalid": "Use 0 or a positive decimal with at most 2 decimals, e.g. 60."},
+    )
+    reason = StrictCharField(max_length=500, help_text="Why; recorded in the audit trail.")
 
 
 class StrategyCommandSerializer(serializers.Serializer):
