@@ -271,6 +271,12 @@ class Position(models.Model):
     realized_pnl = models.DecimalField(**MONEY, default=ZERO)
     mark_price = models.DecimalField(**MONEY, null=True, blank=True)
     high_water_mark = models.DecimalField(**MONEY, null=True, blank=True, help_text="Highest mark since entry.")
+    dust = models.BooleanField(
+        default=False,
+        help_text="The quantity held cannot be sold: below the market's lot step, minimum amount or minimum "
+        "notional (fee dust). The position then counts as closed for exposure, risk and flatten; the "
+        "quantity stays on it. Decided by trading.positions.is_dust when a fill is booked or a flatten runs.",
+    )
     opened_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -285,7 +291,8 @@ class Position(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.quantity > 0
+        """Holds a quantity that can be sold: dust left by fees is closed for trading purposes."""
+        return self.quantity > 0 and not self.dust
 
     @property
     def market_value(self) -> Decimal:
@@ -293,7 +300,8 @@ class Position(models.Model):
 
     @property
     def unrealized_pnl(self) -> Decimal:
-        if not self.is_open or self.mark_price is None:
+        # Dust included: its coins are held and count in equity at their mark.
+        if self.quantity <= 0 or self.mark_price is None:
             return ZERO
         return (self.mark_price - self.average_cost) * self.quantity
 

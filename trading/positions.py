@@ -8,10 +8,19 @@ instead (Binance takes a buy's fee from the coins received): then it is a quanti
 not money. It reduces the position (a buy of 1 BTC with a 0.001 BTC fee holds 0.999 BTC, at a
 cost of the whole quote paid; a sell gives up its amount plus the fee, whose coins leave at
 their average cost) and never touches the cash.
+
+Dust. A base-asset fee leaves a position off the market's lot step (buy 0.00999 BTC, fee
+0.00000999 BTC: hold 0.00998001). A sell can only take the largest amount on the step that the
+exchange accepts (`sellable_amount`); what is left below the lot step, the minimum amount or the
+minimum notional can never be sold by itself. Such a position is dust (`is_dust`): closed for
+exposure, risk and flatten, its quantity kept (it merges into the next buy of the symbol).
 """
 
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal
+
+from trading.exchanges.paper import FEE_QUANTUM
+from trading.markets import Market
 
 STORE_QUANTUM = Decimal("0.0000000001")  # MONEY decimal_places = 10
 ZERO = Decimal("0")
@@ -68,3 +77,20 @@ def cash_delta(*, side: str, amount: Decimal, price: Decimal, fee: Decimal, fee_
     notional = amount * price
     quote_fee = ZERO if fee_in_base else fee
     return -(notional + quote_fee) if side == "buy" else notional - quote_fee
+
+
+def sellable_amount(market: Market, *, quantity: Decimal, price: Decimal) -> Decimal:
+    """The largest part of `quantity` one market sell at `price` can take: floored to the lot
+    step, and zero when that is below the market's minimum amount or its notional net of the
+    taker fee is below the minimum notional (the paper exchange's check, SPEC T4)."""
+    amount = market.floor_amount(quantity)
+    notional = amount * price
+    fee = (notional * market.taker_fee).quantize(FEE_QUANTUM, rounding=ROUND_UP)
+    if amount <= 0 or amount < market.min_amount or notional - fee < market.min_notional:
+        return ZERO
+    return amount
+
+
+def is_dust(market: Market, *, quantity: Decimal, price: Decimal) -> bool:
+    """Whether a held `quantity` is dust at `price`: something held, nothing of it sellable."""
+    return quantity > 0 and sellable_amount(market, quantity=quantity, price=price) == 0

@@ -34,7 +34,8 @@ def accounts_to_tick() -> list[int]:
 
 
 def positions_open(*, account_id: int) -> QuerySet[Position]:
-    return Position.objects.filter(account_id=account_id, quantity__gt=0).order_by("symbol")
+    """Positions holding a sellable quantity: fee dust (Position.dust) is not an open position."""
+    return Position.objects.filter(account_id=account_id, quantity__gt=0, dust=False).order_by("symbol")
 
 
 def orders_recent(*, account_id: int, limit: int = 20) -> QuerySet[Order]:

@@ -143,6 +143,10 @@ class PositionRowSerializer(serializers.Serializer):
     average_cost = StrictCharField()
     realized_pnl = StrictCharField(help_text=MONEY_HELP)
     mark_price = StrictCharField(allow_null=True)
+    dust = serializers.BooleanField(
+        help_text="The quantity is fee dust no order can sell (below the lot step, minimum amount or "
+        "notional): the position counts as closed."
+    )
     opened_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()
 
