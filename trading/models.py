@@ -239,6 +239,18 @@ class Fill(models.Model):
     price = models.DecimalField(**MONEY)
     fee = models.DecimalField(**MONEY, default=ZERO)
     fee_currency = models.CharField(max_length=10)
+    fee_quote = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="The fee in the quote currency when it was charged in a third currency (e.g. BNB): the fee x "
+        "that currency's price against the quote at the fill, rounded up to 1e-8. What positions, P&L, tax "
+        "lots and statements count (trading.positions.fee_terms). Empty for quote and base-asset fees.",
+    )
+    fee_unpriced = models.BooleanField(
+        default=False,
+        help_text="Fee in a third currency with no price at the fill: booked without it, its P&L incomplete.",
+    )
     liquidity = models.CharField(max_length=5, choices=[("maker", "maker"), ("taker", "taker")], default="taker")
     exchange_trade_id = models.CharField(max_length=64)
     correlation_id = models.CharField(max_length=64, blank=True)
@@ -251,6 +263,9 @@ class Fill(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="fill_amount_positive"),
             models.CheckConstraint(condition=Q(price__gt=0), name="fill_price_positive"),
             models.CheckConstraint(condition=Q(fee__gte=0), name="fill_fee_not_negative"),
+            models.CheckConstraint(
+                condition=Q(fee_quote__isnull=True) | Q(fee_quote__gte=0), name="fill_fee_quote_not_negative"
+            ),
         ]
 
     def __str__(self):

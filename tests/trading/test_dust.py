@@ -148,7 +148,7 @@ def test_a_paper_flatten_sells_what_is_on_the_step_and_a_re_entry_absorbs_the_du
     assert account.cash_balance == D("100599.1003")
     assert account_state(account=account)["exposure_pct"] == "0"
 
-    with pytest.raises(ManualTradeRefused, match="0.0000005 of fee dust"):
+    with pytest.raises(ManualTradeRefused, match=r"0\.0000005 of fee dust"):
         manual_order_place(account_id=account.pk, symbol="BTC/USDT", side="sell", actor=OPS, reason="sell the dust")
 
     order, _ = order_execute_paper(

@@ -216,6 +216,10 @@ class PerformanceSerializer(serializers.Serializer):
     account = serializers.IntegerField()
     by = serializers.ChoiceField(choices=["symbol", "strategy"])
     rows = PerformanceRowSerializer(many=True)
+    unpriced_fees = serializers.IntegerField(
+        help_text="Fills whose fee, in a third currency (BNB), had no price at the fill: their fees are left out "
+        "of `fees` and P&L, which are incomplete while this is above 0."
+    )
 
 
 class PerformanceQuerySerializer(AccountQuerySerializer):
@@ -261,3 +265,7 @@ class TradeStatsSerializer(serializers.Serializer):
     best = StrictCharField()
     worst = StrictCharField()
     fees = StrictCharField()
+    unpriced_fees = serializers.IntegerField(
+        help_text="Fills whose fee, in a third currency (BNB), had no price at the fill: their fees are left out "
+        "of `fees` and P&L, which are incomplete while this is above 0."
+    )

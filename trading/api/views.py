@@ -270,7 +270,8 @@ class PerformanceView(APIView):
         account = account_for(request, query.get("account"))
         select = performance.performance_by_symbol if query["by"] == "symbol" else performance.performance_by_strategy
         rows = [plain(r) for r in select(account_id=account.pk)]
-        return Response({"account": account.pk, "by": query["by"], "rows": rows})
+        unpriced = performance.unpriced_fees(account_id=account.pk)
+        return Response({"account": account.pk, "by": query["by"], "rows": rows, "unpriced_fees": unpriced})
 
 
 class ProfitView(APIView):

@@ -121,7 +121,7 @@ def _place_locked(account_id, market, side, amount, actor, reason, exchange, now
     held = position.quantity if position and position.is_open else Decimal("0")
     if side == "sell":
         if held <= 0:
-            dust = position is not None and position.dust and f" ({dec(position.quantity)} of fee dust, too little to sell)"
+            dust = position is not None and position.dust and f" ({dec(position.quantity)} of fee dust: unsellable)"
             raise ManualTradeRefused(f"symbol: no open {market.symbol} position to exit{dust or ''}")
         amount = market.floor_amount(min(amount or held, held))  # fee dust off the lot step stays
         if amount <= 0:
