@@ -8,11 +8,13 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from compliance.reports import monthly_statement, statement_data, trade_report_rows
 from compliance.services import Actor
 from compliance.taxlots import TaxLotFeeCurrency, tax_lots_for_account
 from risk.models import Alert
+from tests.genesis_site.factories import UserFactory
 from tests.risk.factories import active_policy
 from tests.trading.conftest import API_KEY, FAST_RETRY
 from tests.trading.factories import TradingAccountFactory
@@ -102,6 +104,15 @@ def test_a_bnb_fee_is_booked_at_its_usdt_value_and_every_figure_agrees(bnb_fees,
     assert [(r["fee"], r["fee_currency"], r["fee_quote"]) for r in rows] == [
         ("0.0010005", "BNB", "0.6003"),
         ("0.0009995", "BNB", "0.5997"),
+    ]
+    viewer = UserFactory(role="viewer")
+    live_account.members.add(viewer)
+    api = APIClient()
+    api.force_login(viewer)
+    listed = api.get("/api/v1/fills", {"account": live_account.pk}).json()["results"]
+    assert [(f["fee"], f["fee_quote"], f["fee_unpriced"]) for f in listed] == [
+        ("0.0009995", "0.5997", False),
+        ("0.0010005", "0.6003", False),
     ]
 
 

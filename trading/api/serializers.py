@@ -130,6 +130,13 @@ class FillSerializer(serializers.Serializer):
     price = StrictCharField()
     fee = StrictCharField()
     fee_currency = StrictCharField()
+    fee_quote = StrictCharField(
+        allow_null=True,
+        help_text="A fee in a third currency (e.g. BNB) valued in the quote currency at the fill; null otherwise.",
+    )
+    fee_unpriced = serializers.BooleanField(
+        help_text="The fee is in a third currency that had no price at the fill: booked without it (P&L incomplete)."
+    )
     liquidity = serializers.ChoiceField(choices=["maker", "taker"])
     exchange_trade_id = StrictCharField()
     created_at = serializers.DateTimeField()
