@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal
 
 from trading.exchanges.paper import FEE_QUANTUM
-from trading.markets import Market
+from trading.markets import Market, UnknownMarket, market_get
 
 STORE_QUANTUM = Decimal("0.0000000001")  # MONEY decimal_places = 10
 ZERO = Decimal("0")
@@ -126,3 +126,13 @@ def sellable_amount(market: Market, *, quantity: Decimal, price: Decimal) -> Dec
 def is_dust(market: Market, *, quantity: Decimal, price: Decimal) -> bool:
     """Whether a held `quantity` is dust at `price`: something held, nothing of it sellable."""
     return quantity > 0 and sellable_amount(market, quantity=quantity, price=price) == 0
+
+
+def symbol_dust(symbol: str, *, quantity: Decimal, price: Decimal) -> bool:
+    """`is_dust` on the stored market of `symbol`; a symbol outside the stored markets (adopted
+    from the exchange) is never called dust."""
+    try:
+        market = market_get(symbol)
+    except UnknownMarket:
+        return False
+    return is_dust(market, quantity=quantity, price=price)

@@ -10,9 +10,9 @@ from django.utils import timezone
 from compliance.services import Actor, audit_append, audit_batch
 from trading.exceptions import OrderRejected
 from trading.exchanges.paper import PaperExchange, PaperExecution, PaperFill
-from trading.markets import Market, UnknownMarket, market_get
+from trading.markets import Market
 from trading.models import Fill, Order, OrderStatus, Position, Strategy, TradingAccount
-from trading.positions import PositionState, cash_delta, is_dust, position_apply_fill
+from trading.positions import PositionState, cash_delta, position_apply_fill, symbol_dust
 
 
 def idempotency_key_for(*, account_id: int, cursor: int, strategy_id: int, symbol: str) -> str:
@@ -206,7 +206,7 @@ def _position_book(
         fee_in_base=fee_in_base,
     )
     was_open = position.is_open
-    position.dust = _dust_after(position.symbol, quantity=state.quantity, price=fill.price)
+    position.dust = symbol_dust(position.symbol, quantity=state.quantity, price=fill.price)
     if not was_open and state.quantity > 0 and not position.dust:
         position.opened_at = at or timezone.now()  # the fill's time: pacing counts new positions by it
     position.quantity, position.average_cost, position.realized_pnl = (
@@ -215,13 +215,3 @@ def _position_book(
         state.realized_pnl,
     )
     position.save()
-
-
-def _dust_after(symbol: str, *, quantity: Decimal, price: Decimal) -> bool:
-    """Whether what a fill leaves is dust (trading.positions.is_dust), at the fill's price; a
-    symbol outside the stored markets (adopted from the exchange) is never called dust."""
-    try:
-        market = market_get(symbol)
-    except UnknownMarket:
-        return False
-    return is_dust(market, quantity=quantity, price=price)

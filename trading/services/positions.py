@@ -8,7 +8,7 @@ from django.db import transaction
 
 from compliance.services import Actor, audit_append
 from trading.models import Fill, Position, TradingAccount
-from trading.positions import PositionState, cash_delta, fee_terms, position_apply_fill
+from trading.positions import PositionState, cash_delta, fee_terms, position_apply_fill, symbol_dust
 
 FIELDS = ("quantity", "average_cost", "realized_pnl")
 
@@ -72,6 +72,7 @@ def _apply(account, stored, states, cash, *, actor, reason, differences) -> None
     for symbol, state in states.items():
         row = stored.get(symbol) or Position(account=account, symbol=symbol)
         row.quantity, row.average_cost, row.realized_pnl = state.quantity, state.average_cost, state.realized_pnl
+        row.dust = symbol_dust(symbol, quantity=state.quantity, price=row.mark_price or state.average_cost)
         row.save()
     account.cash_balance = cash
     account.save(update_fields=["cash_balance"])
