@@ -19,7 +19,10 @@ The columns, in this order:
                        venue took the fee from the coins (Binance's commissionAsset on a buy)
     fee_quote          the fee valued in the quote currency: the fee itself when it is in the
                        quote currency; fee x price rounded UP to the cent when it is in the base
-                       asset (rounded up as the paper exchange rounds fees: never understated)
+                       asset (rounded up as the paper exchange rounds fees: never understated);
+                       for a third currency (BNB) its value at the fill (Fill.fee_quote), or
+                       empty when no price was found (Fill.fee_unpriced: the figures are
+                       incomplete, and the statement's `unpriced_fees` counts such fills)
     liquidity          maker or taker
     client_order_id    our order id, sent to the venue (Order.idempotency_key)
     exchange_order_id  the venue's order id (empty if the venue never acknowledged the order)
@@ -66,7 +69,7 @@ from django.utils import timezone
 from compliance.exceptions import ComplianceError
 from genesis_site.domain_errors import Unprocessable
 from trading.models import EquitySnapshot, Fill, TradingAccount
-from trading.positions import PositionState, cash_delta, fee_in_base, fee_in_quote, position_apply_fill
+from trading.positions import PositionState, cash_delta, fee_in_quote, fee_terms, position_apply_fill
 from trading.serializers import account_ref, dec
 
 TRADE_REPORT_COLUMNS = (
@@ -217,8 +220,7 @@ def fills_replay(fills: Iterable[Fill]) -> Iterator[PositionStep]:
             "side": fill.side,
             "amount": fill.amount,
             "price": fill.price,
-            "fee": fill.fee,
-            "fee_in_base": fee_in_base(symbol=fill.symbol, fee_currency=fill.fee_currency),
+            **fee_terms(symbol=fill.symbol, fee=fill.fee, fee_currency=fill.fee_currency, fee_quote=fill.fee_quote),
         }
         try:
             after = position_apply_fill(before, **trade)
@@ -229,9 +231,12 @@ def fills_replay(fills: Iterable[Fill]) -> Iterator[PositionStep]:
         yield PositionStep(fill, after, after.realized_pnl - before.realized_pnl, cash_delta(**trade))
 
 
-def fee_quote(fill: Fill) -> Decimal:
-    """The fill's fee in the quote currency (trading.positions.fee_in_quote)."""
-    return fee_in_quote(symbol=fill.symbol, fee=fill.fee, fee_currency=fill.fee_currency, price=fill.price)
+def fee_quote(fill: Fill) -> Decimal | None:
+    """The fill's fee in the quote currency (trading.positions.fee_in_quote); None for a fee in
+    a third currency that had no price at the fill (Fill.fee_unpriced)."""
+    return fee_in_quote(
+        symbol=fill.symbol, fee=fill.fee, fee_currency=fill.fee_currency, price=fill.price, fee_quote=fill.fee_quote
+    )
 
 
 def _trade_row(fill: Fill, account: TradingAccount) -> dict[str, str]:
@@ -326,6 +331,7 @@ class SymbolSummary:
     buy_notional: Decimal = ZERO
     sell_notional: Decimal = ZERO
     fees: Decimal = ZERO
+    unpriced_fees: int = 0  # fills whose third-currency fee had no price: left out of fees and P&L
     realized_pnl: Decimal = ZERO
     cash_flow: Decimal = ZERO
     quantity_end: Decimal = ZERO
@@ -339,7 +345,11 @@ class SymbolSummary:
         else:
             self.sold += fill.amount
             self.sell_notional += fill.notional
-        self.fees += fee_quote(fill)
+        value = fee_quote(fill)
+        if value is None:
+            self.unpriced_fees += 1
+        else:
+            self.fees += value
         self.realized_pnl += step.realized
         self.cash_flow += step.cash_flow
 
@@ -396,6 +406,11 @@ class MonthlyStatement:
     @property
     def fees(self) -> Decimal:
         return sum((s.fees for s in self.symbols), ZERO)
+
+    @property
+    def unpriced_fees(self) -> int:
+        """Fills whose fee (in a third currency) had no price: fees and P&L are incomplete."""
+        return sum(s.unpriced_fees for s in self.symbols)
 
     @property
     def cash_flows(self) -> Decimal:
@@ -511,6 +526,7 @@ def statement_data(statement: MonthlyStatement) -> dict:
         "net_pnl_pct": dec(s.net_pnl_pct),
         "realized_pnl": dec(s.realized_pnl),
         "fees": dec(s.fees),
+        "unpriced_fees": s.unpriced_fees,
         "trades": len(s.fills),
         "symbols": [_symbol_data(summary) for summary in s.symbols],
         "reconciliation": _reconciliation_data(s.reconciliation),
@@ -530,7 +546,7 @@ def _summary_items(data: dict) -> Iterator[tuple[str, str]]:
         point = data[side] or {}
         for key in ("equity", "cash", "positions_value", "source", "ts"):
             yield f"{side}_{key}", point.get(key) or ""
-    for key in ("net_pnl", "net_pnl_pct", "realized_pnl", "fees", "trades"):
+    for key in ("net_pnl", "net_pnl_pct", "realized_pnl", "fees", "unpriced_fees", "trades"):
         yield key, data[key] if data[key] is not None else ""
     for key, value in (data["reconciliation"] or {}).items():
         yield f"reconciliation_{key}", str(value).lower() if isinstance(value, bool) else value

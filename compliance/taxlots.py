@@ -29,7 +29,9 @@ exactly the position's quantity:
           amount + fee coins taken. trading.positions books the same thing as (price - average
           cost) x amount - fee x average cost.
 
-Any other fee currency (e.g. BNB) has no basis here: the DB reader refuses such a fill.
+A fee in any other currency (e.g. BNB) is money too: its quote value at the fill, stored with the
+fill (Fill.fee_quote, as trading.positions books it), is the fee. A fill that found no price for
+it (Fill.fee_unpriced) has no basis here: the DB reader refuses it.
 
 Rounding rule. Sums, differences and products are exact: they run in a 120-digit context that
 traps Inexact, so a value that would need rounding raises instead of drifting. The only division
@@ -345,7 +347,7 @@ def tax_lots_for_account(
     fills = Fill.objects.filter(account=account).order_by("created_at", "pk")
     if until is not None:
         fills = fills.filter(created_at__lt=until)
-    fields = ("pk", "symbol", "side", "amount", "price", "fee", "fee_currency", "created_at")
+    fields = ("pk", "symbol", "side", "amount", "price", "fee", "fee_currency", "fee_quote", "created_at")
     return lots_match((lot_fill_from(fill) for fill in fills.only(*fields).iterator(chunk_size=2000)), method)
 
 
@@ -355,19 +357,21 @@ def lot_fill_from(fill: Fill) -> LotFill:
     the quote or the base, or when a base-asset fee leaves nothing of a buy."""
     base, _, quote = fill.symbol.partition("/")
     in_base = fee_in_base(symbol=fill.symbol, fee_currency=fill.fee_currency)
-    if fill.fee and not in_base and fill.fee_currency != quote:
-        raise TaxLotFeeCurrency(
-            f"Fill {fill.pk} of {fill.symbol} paid its fee in {fill.fee_currency!r}, not in {quote!r} or {base!r}: "
-            "its cost basis cannot be computed."
-        )
+    fee = fill.fee
+    if fill.fee and not in_base and fill.fee_currency not in ("", quote):
+        if fill.fee_quote is None:
+            raise TaxLotFeeCurrency(
+                f"Fill {fill.pk} of {fill.symbol} paid its fee in {fill.fee_currency!r}, not in {quote!r} or "
+                f"{base!r}, and no {fill.fee_currency}/{quote} price was found at the fill: its cost basis "
+                "cannot be computed."
+            )
+        fee = fill.fee_quote  # the third currency's fee, in quote money at the fill
     if in_base and fill.side == OrderSide.BUY and fill.fee >= fill.amount:
         raise TaxLotFeeCurrency(
             f"Fill {fill.pk} of {fill.symbol} paid a fee of {dec(fill.fee)} {base} on a buy of {dec(fill.amount)}: "
             "no coins are left to hold."
         )
-    return LotFill(
-        fill.pk, fill.symbol, fill.side, fill.amount, fill.price, fill.fee, fill.created_at, fee_in_base=in_base
-    )
+    return LotFill(fill.pk, fill.symbol, fill.side, fill.amount, fill.price, fee, fill.created_at, fee_in_base=in_base)
 
 
 # --- Output ----------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ ALERT_TYPES: dict[str, tuple[str, str]] = {
     AlertType.BAD_TICK: (AlertSeverity.WARNING, "bad-tick.md"),
     AlertType.OPERATOR_TILT: (AlertSeverity.WARNING, "operator-tilt.md"),
     AlertType.UNKNOWN_ORDER: (AlertSeverity.WARNING, "unknown-exchange-order.md"),
+    AlertType.FEE_UNPRICED: (AlertSeverity.WARNING, "fee-unpriced.md"),
 }
 
 

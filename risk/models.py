@@ -90,6 +90,7 @@ class AlertType(models.TextChoices):
     BAD_TICK = "bad_tick"
     OPERATOR_TILT = "operator_tilt"  # SPEC R10
     UNKNOWN_ORDER = "unknown_order"  # SPEC T5: an exchange order with no local record, adopted
+    FEE_UNPRICED = "fee_unpriced"  # SPEC T6: a fee in a third currency with no price: P&L incomplete
 
 
 class AlertSeverity(models.TextChoices):

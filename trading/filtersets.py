@@ -1,6 +1,7 @@
 """Explicit API filters (django-filter) for the trading lists."""
 
 import django_filters
+from django.db.models import Q
 
 from genesis_site.filters import IdFilter, StrictFilterSet
 from trading.models import Fill, Order, OrderSide, OrderStatus, Position, Strategy, StrategyState
@@ -45,11 +46,15 @@ class FillFilter(_AccountFilter):
 
 class PositionFilter(_AccountFilter):
     symbol = django_filters.CharFilter()
-    open = django_filters.BooleanFilter(method="filter_open", help_text="true: open positions only (default: all).")
+    open = django_filters.BooleanFilter(
+        method="filter_open",
+        help_text="true: open positions only; false: closed ones, fee dust included (default: all).",
+    )
 
     class Meta:
         model = Position
         fields = ["account", "symbol", "open"]
 
     def filter_open(self, queryset, name, value):
-        return queryset.filter(quantity__gt=0) if value else queryset.filter(quantity=0)
+        is_open = Q(quantity__gt=0, dust=False)
+        return queryset.filter(is_open) if value else queryset.exclude(is_open)

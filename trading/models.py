@@ -239,6 +239,18 @@ class Fill(models.Model):
     price = models.DecimalField(**MONEY)
     fee = models.DecimalField(**MONEY, default=ZERO)
     fee_currency = models.CharField(max_length=10)
+    fee_quote = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="The fee in the quote currency when it was charged in a third currency (e.g. BNB): the fee x "
+        "that currency's price against the quote at the fill, rounded up to 1e-8. What positions, P&L, tax "
+        "lots and statements count (trading.positions.fee_terms). Empty for quote and base-asset fees.",
+    )
+    fee_unpriced = models.BooleanField(
+        default=False,
+        help_text="Fee in a third currency with no price at the fill: booked without it, its P&L incomplete.",
+    )
     liquidity = models.CharField(max_length=5, choices=[("maker", "maker"), ("taker", "taker")], default="taker")
     exchange_trade_id = models.CharField(max_length=64)
     correlation_id = models.CharField(max_length=64, blank=True)
@@ -251,6 +263,9 @@ class Fill(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="fill_amount_positive"),
             models.CheckConstraint(condition=Q(price__gt=0), name="fill_price_positive"),
             models.CheckConstraint(condition=Q(fee__gte=0), name="fill_fee_not_negative"),
+            models.CheckConstraint(
+                condition=Q(fee_quote__isnull=True) | Q(fee_quote__gte=0), name="fill_fee_quote_not_negative"
+            ),
         ]
 
     def __str__(self):
@@ -271,6 +286,12 @@ class Position(models.Model):
     realized_pnl = models.DecimalField(**MONEY, default=ZERO)
     mark_price = models.DecimalField(**MONEY, null=True, blank=True)
     high_water_mark = models.DecimalField(**MONEY, null=True, blank=True, help_text="Highest mark since entry.")
+    dust = models.BooleanField(
+        default=False,
+        help_text="The quantity held cannot be sold: below the market's lot step, minimum amount or minimum "
+        "notional (fee dust). The position then counts as closed for exposure, risk and flatten; the "
+        "quantity stays on it. Decided by trading.positions.is_dust when a fill is booked or a flatten runs.",
+    )
     opened_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -285,7 +306,8 @@ class Position(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.quantity > 0
+        """Holds a quantity that can be sold: dust left by fees is closed for trading purposes."""
+        return self.quantity > 0 and not self.dust
 
     @property
     def market_value(self) -> Decimal:
@@ -293,7 +315,8 @@ class Position(models.Model):
 
     @property
     def unrealized_pnl(self) -> Decimal:
-        if not self.is_open or self.mark_price is None:
+        # Dust included: its coins are held and count in equity at their mark.
+        if self.quantity <= 0 or self.mark_price is None:
             return ZERO
         return (self.mark_price - self.average_cost) * self.quantity
 

@@ -24,15 +24,23 @@ def _filled(account_id: int) -> QuerySet[Order]:
 def fees_in_quote(*, account_id: int, key: str | None = None) -> dict:
     """Fees paid, in the quote currency, per value of `key` (a Fill lookup; None: one total
     under None). From the fills, not the orders: a fee charged in the base asset (Binance's
-    buy fee) is valued at its fill's price, and a cancelled order's partial fills paid fees
-    too."""
+    buy fee) is valued at its fill's price, one in a third currency (BNB) at its price at the
+    fill (Fill.fee_quote), and a cancelled order's partial fills paid fees too. A third-currency
+    fee with no price is left out: `unpriced_fees` counts those fills."""
     fills = Fill.objects.filter(account_id=account_id, fee__gt=0)
     totals: dict = defaultdict(lambda: ZERO)
-    for name, symbol, fee, currency, price in fills.values_list(
-        key or "account_id", "symbol", "fee", "fee_currency", "price"
+    for name, symbol, fee, currency, price, fee_quote in fills.values_list(
+        key or "account_id", "symbol", "fee", "fee_currency", "price", "fee_quote"
     ).iterator():
-        totals[name if key else None] += fee_in_quote(symbol=symbol, fee=fee, fee_currency=currency, price=price)
+        value = fee_in_quote(symbol=symbol, fee=fee, fee_currency=currency, price=price, fee_quote=fee_quote)
+        totals[name if key else None] += value or ZERO
     return totals
+
+
+def unpriced_fees(*, account_id: int) -> int:
+    """Fills whose fee, in a third currency, had no price at the fill: the fee and P&L figures
+    leave those fees out and are incomplete while this is above 0."""
+    return Fill.objects.filter(account_id=account_id, fee_unpriced=True).count()
 
 
 def _performance(account_id: int, key: str) -> list[dict]:
@@ -134,4 +142,5 @@ def trade_statistics(*, account_id: int, since: datetime | None = None) -> dict:
         "best": max(pnls, default=ZERO),
         "worst": min(pnls, default=ZERO),
         "fees": fees,
+        "unpriced_fees": unpriced_fees(account_id=account_id),
     }

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genesis_site.domain_errors import Unprocessable
 from trading.exceptions import TradingError
 from trading.feeds import Candle, Ticker
 
@@ -26,6 +27,11 @@ CSV_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 
 class MarketDataInvalid(TradingError):
     code = "market_data_invalid"
+
+
+class ReplaySourceRefused(Unprocessable, MarketDataInvalid):
+    """Replay files well-formed as a request but refused by what they hold or where they are
+    (missing, outside the replay directory, a malformed row): 422 through the API."""
 
 
 def decimal_from(value, name: str) -> Decimal:
@@ -194,10 +200,11 @@ class ReplayFeed:
         return self._closes[symbol][max(0, end - length + 1) : end + 1]
 
 
-def replay_files_check(files: dict, *, symbols: list[str]) -> dict[str, str]:
+def replay_files_check(files: dict, *, symbols: list[str], root: Path | None = None) -> dict[str, str]:
     """An account's replay files ({symbol: path}) checked: every symbol one of the account's,
     every file present and well formed (MarketDataInvalid naming the symbol, the file, the
-    line and the reason otherwise). Returns them with absolute paths."""
+    line and the reason otherwise). Returns them with absolute paths. With `root` (the API),
+    a relative path is read from `root` and a path leading outside it is refused."""
     if not isinstance(files, dict):
         raise MarketDataInvalid('replay_files: expected {"SYMBOL": "path"}')
     checked = {}
@@ -206,9 +213,14 @@ def replay_files_check(files: dict, *, symbols: list[str]) -> dict[str, str]:
             raise MarketDataInvalid(f"replay_files: {symbol} is not an account symbol ({', '.join(symbols)})")
         if not isinstance(path, str) or not path.strip():
             raise MarketDataInvalid(f"replay_files: {symbol}: the path must be a non-empty string")
-        resolved = Path(path).expanduser().resolve()
-        if not resolved.is_file():
-            raise MarketDataInvalid(f"replay_files: {symbol}: {path} does not exist or is not a file")
+        try:
+            resolved = (root / path).resolve() if root is not None else Path(path).expanduser().resolve()
+            if root is not None and not resolved.is_relative_to(root.resolve()):
+                raise MarketDataInvalid(f"replay_files: {symbol}: {path} is outside the replay directory")
+            if not resolved.is_file():
+                raise MarketDataInvalid(f"replay_files: {symbol}: {path} does not exist or is not a file")
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte: no such file either
+            raise MarketDataInvalid(f"replay_files: {symbol}: {path!r} cannot be a file: {exc}") from None
         if resolved.suffix.lower() not in (".csv", ".json"):
             raise MarketDataInvalid(f"replay_files: {symbol}: {path} is neither .csv nor .json")
         try:

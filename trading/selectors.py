@@ -7,7 +7,16 @@ from django.utils import timezone
 from risk.gate import Pacing
 from trading.exchanges.ratelimit import rate_budget_for
 from trading.feeds import EPOCH, STEP, TIMEFRAME, ScenarioFeed
-from trading.models import Candle, EquitySnapshot, ExchangeCredential, Order, Position, Strategy, TradingAccount
+from trading.models import (
+    Candle,
+    EquitySnapshot,
+    ExchangeCredential,
+    Order,
+    Position,
+    Strategy,
+    Ticker,
+    TradingAccount,
+)
 
 HUNDRED = Decimal("100")
 PCT = Decimal("0.0001")
@@ -34,7 +43,21 @@ def accounts_to_tick() -> list[int]:
 
 
 def positions_open(*, account_id: int) -> QuerySet[Position]:
-    return Position.objects.filter(account_id=account_id, quantity__gt=0).order_by("symbol")
+    """Positions holding a sellable quantity: fee dust (Position.dust) is not an open position."""
+    return Position.objects.filter(account_id=account_id, quantity__gt=0, dust=False).order_by("symbol")
+
+
+FEE_PRICE_MAX_AGE = timedelta(minutes=15)
+
+
+def price_at(*, symbol: str, at: datetime, max_age: timedelta = FEE_PRICE_MAX_AGE) -> Decimal | None:
+    """The last stored price of `symbol` (any source) at or before `at` and at most `max_age`
+    older: a ticker's last price, else a candle's close. None when the system has none."""
+    window = {"symbol": symbol, "ts__lte": at, "ts__gte": at - max_age}
+    last = Ticker.objects.filter(**window).order_by("-ts").values_list("last", flat=True).first()
+    if last is None:
+        last = Candle.objects.filter(**window).order_by("-ts").values_list("close", flat=True).first()
+    return last
 
 
 def orders_recent(*, account_id: int, limit: int = 20) -> QuerySet[Order]:

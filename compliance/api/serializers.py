@@ -121,7 +121,9 @@ class StatementFillSerializer(serializers.Serializer):
     fee = StrictCharField(help_text="In fee_currency, exact.")
     fee_currency = StrictCharField(help_text="The quote currency, or the base asset when the venue took coins.")
     fee_quote = StrictCharField(
-        help_text="The fee in the quote currency; a base-asset fee valued at the fill price, rounded up to the cent."
+        allow_null=True,
+        help_text="The fee in the quote currency; a base-asset fee valued at the fill price, rounded up to the cent; "
+        "a third-currency fee (BNB) at its price at the fill; null when no price was found (figures incomplete).",
     )
     liquidity = serializers.ChoiceField(choices=["maker", "taker"])
     client_order_id = StrictCharField()
@@ -144,6 +146,10 @@ class StatementSerializer(serializers.Serializer):
     net_pnl_pct = StrictCharField(allow_null=True)
     realized_pnl = StrictCharField()
     fees = StrictCharField()
+    unpriced_fees = serializers.IntegerField(
+        help_text="Fills whose fee, in a third currency, had no price at the fill: left out of fees and P&L, "
+        "which are then incomplete."
+    )
     trades = serializers.IntegerField()
     symbols = StatementSymbolSerializer(many=True)
     reconciliation = StatementReconciliationSerializer(allow_null=True, help_text="Null when opening is unknown.")

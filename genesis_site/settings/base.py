@@ -166,6 +166,9 @@ CELERY_BEAT_SCHEDULE = {
 # exchange emulator's loopback URL for the mock exchange mode; empty means the real exchange.
 GENESIS_EXCHANGE_URL = env_str("GENESIS_EXCHANGE_URL")
 # An order is failed only after this many consecutive reconciliation passes did not find it.
+# OHLCV files the API may name as an account's replay source (SPEC T1b): paths are read under
+# this directory only, so an API caller cannot make the server read (and quote) other files.
+GENESIS_REPLAY_DIR = Path(env_str("GENESIS_REPLAY_DIR") or VAR_DIR / "replay")
 GENESIS_RECONCILE_MAX_MISSES = env_number("GENESIS_RECONCILE_MAX_MISSES", 3, minimum=1)
 
 # The audit chain head is exported, HMAC-signed, outside the database (SPEC C1), so that a

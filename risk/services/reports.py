@@ -48,7 +48,7 @@ def _equity_figures(equity: list[float], times: list, current: Decimal) -> dict:
 
 
 def _correlations(account: TradingAccount) -> dict:
-    held = list(Position.objects.filter(account=account, quantity__gt=0).values_list("symbol", flat=True))
+    held = list(Position.objects.filter(account=account, quantity__gt=0, dust=False).values_list("symbol", flat=True))
     source = ScenarioFeed(account.scenario, account.scenario_seed).source
     series = {}
     for symbol in held:

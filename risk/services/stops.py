@@ -18,6 +18,7 @@ the exchange. A flatten then sells each position at market through the same live
 import logging
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -44,6 +45,7 @@ from trading.models import (
     TradingAccount,
     TradingMode,
 )
+from trading.positions import sellable_amount
 from trading.services.live_orders import (
     FLATTEN_KEY_PREFIX,
     order_cancel_live,
@@ -233,11 +235,14 @@ def live_orders_cancel(
 def trading_flatten(
     *, account_id: int, actor: Actor, reason: str, exchange: PaperExchange | LiveExchange | None = None
 ) -> int:
-    """Halt, then close every open position at market. Returns how many were closed."""
+    """Halt, then close every open position at market: each sells the largest amount the market
+    accepts (on its lot step, at or above its minimum amount and notional). What no order can
+    sell is recorded as dust (audited `position.dust`): the position is then closed for
+    exposure, risk and this count, its quantity kept. Returns how many positions were closed."""
     with transaction.atomic():
         account = _locked_account(account_id, reason)
         if account.mode == TradingMode.LIVE:
-            exits = _flatten_prepare_live(account, actor, reason)
+            exits, dusted = _flatten_prepare_live(account, actor, reason)
         else:
             paper = exchange if isinstance(exchange, PaperExchange) else PaperExchange()
             return _flatten_paper(account, actor, reason, paper)
@@ -252,8 +257,8 @@ def trading_flatten(
                 message=f"flatten: {len(exits)} exit order(s) not sent: no exchange credentials",
                 details={"orders": [order.idempotency_key for order, _ in exits]},
             )
-        return 0  # the exits stay submitted; reconciliation fails them if they never reach the exchange
-    closed = 0
+        return dusted  # the exits stay submitted; reconciliation fails them if they never reach the exchange
+    closed = dusted
     for order, config_hash in exits:
         closed += order_send_live(order=order, exchange=live, actor=actor, config_hash=config_hash).status == (
             OrderStatus.FILLED
@@ -261,45 +266,86 @@ def trading_flatten(
     return closed
 
 
+def _flatten_amount(position: Position, price: Decimal, actor: Actor, config_hash: str) -> Decimal:
+    """What a flatten sells of `position` at `price` (trading.positions.sellable_amount); when
+    nothing, the position is recorded as dust and audited with the market's minimums."""
+    market = market_get(position.symbol)
+    amount = sellable_amount(market, quantity=position.quantity, price=price)
+    if amount <= 0:
+        position.dust = True
+        position.save(update_fields=["dust", "updated_at"])
+        audit_append(
+            actor=actor,
+            action="position.dust",
+            obj=position,
+            payload={
+                "account": position.account_id,
+                "symbol": position.symbol,
+                "quantity": position.quantity,
+                "price": price,
+                "lot_step": market.amount_step,
+                "min_amount": market.min_amount,
+                "min_notional": market.min_notional,
+                "reason": "flatten: below what the exchange can sell",
+            },
+            config_hash=config_hash,
+        )
+    return amount
+
+
 def _flatten_paper(account: TradingAccount, actor: Actor, reason: str, exchange: PaperExchange) -> int:
-    trading_halt_locked(account, actor, reason, level=StopLevel.FLATTEN)
-    version = config_version_active(account_id=account.pk)
-    correlation_id = uuid.uuid4().hex
-    positions = {p.symbol: p for p in Position.objects.select_for_update().filter(account=account, quantity__gt=0)}
-    # Every exit in one batch: one insert of the orders, one of their fills, one audit append.
-    placed = paper_orders_execute(
-        account=account,
-        intents=[
-            PaperIntent(
-                market=market_get(position.symbol),
-                side="sell",
-                amount=position.quantity,
-                last_price=position.mark_price or position.average_cost,
-                idempotency_key=f"{FLATTEN_KEY_PREFIX}{uuid.uuid4().hex[:31]}",
-                correlation_id=correlation_id,
-            )
-            for position in positions.values()
-        ],
-        exchange=exchange,
-        config_hash=version.sha256 if version else "",
-        actor=actor,
-        positions=positions,
-    )
-    return sum(fill is not None for _order, fill in placed)
-
-
-def _flatten_prepare_live(account: TradingAccount, actor: Actor, reason: str) -> list[tuple]:
-    """Under the account lock: the flatten level, and one market sell per position recorded as
-    submitted (sent after the commit). A quantity below the market's lot step (fee dust)
-    cannot be sold and is left."""
     trading_halt_locked(account, actor, reason, level=StopLevel.FLATTEN)
     version = config_version_active(account_id=account.pk)
     config_hash = version.sha256 if version else ""
     correlation_id = uuid.uuid4().hex
-    exits = []
-    for position in Position.objects.filter(account=account, quantity__gt=0).order_by("symbol"):
-        amount = market_get(position.symbol).floor_amount(position.quantity)
+    positions = {
+        p.symbol: p for p in Position.objects.select_for_update().filter(account=account, quantity__gt=0, dust=False)
+    }
+    intents, dust = [], 0
+    for position in positions.values():
+        market = market_get(position.symbol)
+        last = position.mark_price or position.average_cost
+        amount = _flatten_amount(
+            position, exchange.quote_price(market=market, side="sell", last_price=last), actor, config_hash
+        )
         if amount <= 0:
+            dust += 1  # dust: nothing any order can sell
+            continue
+        intents.append(
+            PaperIntent(
+                market=market,
+                side="sell",
+                amount=amount,
+                last_price=last,
+                idempotency_key=f"{FLATTEN_KEY_PREFIX}{uuid.uuid4().hex[:31]}",
+                correlation_id=correlation_id,
+            )
+        )
+    # Every exit in one batch: one insert of the orders, one of their fills, one audit append.
+    placed = paper_orders_execute(
+        account=account,
+        intents=intents,
+        exchange=exchange,
+        config_hash=config_hash,
+        actor=actor,
+        positions=positions,
+    )
+    return dust + sum(fill is not None for _order, fill in placed)
+
+
+def _flatten_prepare_live(account: TradingAccount, actor: Actor, reason: str) -> tuple[list[tuple], int]:
+    """Under the account lock: the flatten level, and one market sell per position recorded as
+    submitted (sent after the commit), of the largest amount the market accepts at the last
+    mark. Returns the exits and how many positions were recorded as dust instead."""
+    trading_halt_locked(account, actor, reason, level=StopLevel.FLATTEN)
+    version = config_version_active(account_id=account.pk)
+    config_hash = version.sha256 if version else ""
+    correlation_id = uuid.uuid4().hex
+    exits, dusted = [], 0
+    for position in Position.objects.filter(account=account, quantity__gt=0, dust=False).order_by("symbol"):
+        amount = _flatten_amount(position, position.mark_price or position.average_cost, actor, config_hash)
+        if amount <= 0:
+            dusted += 1
             continue
         order, _ = order_prepare_live(
             account=account,
@@ -313,7 +359,7 @@ def _flatten_prepare_live(account: TradingAccount, actor: Actor, reason: str) ->
             reason=f"flatten: {reason}",
         )
         exits.append((order, config_hash))
-    return exits
+    return exits, dusted
 
 
 def trading_release(

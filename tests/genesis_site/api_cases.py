@@ -4,8 +4,10 @@ needs and how to read its effect from the database. Shared by the permission mat
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -51,6 +53,18 @@ def _held_position(w: World) -> None:
         symbol="BTC/USDT",
         defaults={"quantity": Decimal("0.01"), "average_cost": Decimal("60000"), "mark_price": Decimal("61000")},
     )
+
+
+def _replay_file(w: World) -> None:
+    """A well-formed one-candle CSV in the replay directory (the test points it at a temp dir)."""
+    root = Path(settings.GENESIS_REPLAY_DIR)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "btc.csv").write_text("timestamp,open,high,low,close,volume\n1700000000000,60000,60010,59990,60005,1\n")
+
+
+def _replay_files(w: World) -> dict:
+    w.account.refresh_from_db()
+    return w.account.replay_files
 
 
 def _lock(w: World) -> None:
@@ -249,6 +263,15 @@ CASES = [
         {"version": "abc123", "reason": "release"},
         lambda w: Deployment.objects.filter(account=w.account).count(),
         status=201,
+    ),
+    Case(
+        "replay market data",
+        "change_mode",
+        "post",
+        "/api/v1/accounts/{account}/replay",
+        {**REASON, "files": {"BTC/USDT": "btc.csv"}, "speed": "60"},
+        _replay_files,
+        setup=_replay_file,
     ),
     Case(
         "retry failed task",

@@ -13,11 +13,12 @@ pytestmark = pytest.mark.django_db
 
 
 def test_every_dangerous_action_has_a_case():
-    assert {case.action for case in CASES} == set(ACTIONS) - {"change_mode"}
+    assert {case.action for case in CASES} == set(ACTIONS)
 
 
 @pytest.fixture
-def world():
+def world(settings, tmp_path):
+    settings.GENESIS_REPLAY_DIR = tmp_path / "replay"
     account = TradingAccountFactory()
     strategy = StrategyFactory(account=account)
     active_policy(account, content=POLICY)

@@ -40,6 +40,7 @@ SPEC_TYPES = {
     "bad_tick",
     "operator_tilt",
     "unknown_order",  # SPEC T5: adopted exchange orders
+    "fee_unpriced",  # SPEC T6: a third-currency fee with no price at the fill
     "kill_switch",
     "daily_stop",
     "weekly_stop",

@@ -76,6 +76,11 @@ class AccountSerializer(serializers.Serializer):
     stop_level = serializers.ChoiceField(choices=["none", "pause_entries", "halt", "flatten"])
     stop_reason = StrictCharField(allow_blank=True)
     last_tick_at = serializers.DateTimeField(allow_null=True)
+    replay_files = serializers.DictField(
+        child=StrictCharField(), help_text="Market data replayed instead of the scenario: symbol to file; empty: none."
+    )
+    replay_speed = StrictCharField(help_text="Replay time per real time; 0: one candle per tick.")
+    replay_started_at = serializers.DateTimeField(allow_null=True)
 
 
 class StrategySerializer(serializers.Serializer):
@@ -125,6 +130,13 @@ class FillSerializer(serializers.Serializer):
     price = StrictCharField()
     fee = StrictCharField()
     fee_currency = StrictCharField()
+    fee_quote = StrictCharField(
+        allow_null=True,
+        help_text="A fee in a third currency (e.g. BNB) valued in the quote currency at the fill; null otherwise.",
+    )
+    fee_unpriced = serializers.BooleanField(
+        help_text="The fee is in a third currency that had no price at the fill: booked without it (P&L incomplete)."
+    )
     liquidity = serializers.ChoiceField(choices=["maker", "taker"])
     exchange_trade_id = StrictCharField()
     created_at = serializers.DateTimeField()
@@ -138,6 +150,10 @@ class PositionRowSerializer(serializers.Serializer):
     average_cost = StrictCharField()
     realized_pnl = StrictCharField(help_text=MONEY_HELP)
     mark_price = StrictCharField(allow_null=True)
+    dust = serializers.BooleanField(
+        help_text="The quantity is fee dust no order can sell (below the lot step, minimum amount or "
+        "notional): the position counts as closed."
+    )
     opened_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()
 
@@ -168,6 +184,25 @@ class ForceExitSerializer(ManualTradeSerializer):
     amount = AmountField(required=False, help_text="Base-currency amount to sell; the whole position when omitted.")
 
 
+class ReplaySerializer(serializers.Serializer):
+    files = serializers.DictField(
+        child=StrictCharField(max_length=500),
+        allow_empty=True,
+        help_text='OHLCV file per account symbol, e.g. {"BTC/USDT": "btc.csv"}: CSV (timestamp,open,high,low,'
+        "close,volume) or ccxt JSON ([[ts, o, h, l, c, v], ...]), read under the server's replay directory "
+        "(GENESIS_REPLAY_DIR). Empty: back to the account's scenario.",
+    )
+    speed = StrictRegexField(
+        r"^[0-9]{1,10}(\.[0-9]{1,2})?$",
+        required=False,
+        default="0",
+        help_text="Replay time per real time as a decimal string (60: a one-minute candle per second); "
+        "0: one candle per engine tick.",
+        error_messages={"invalid": "Use 0 or a positive decimal with at most 2 decimals, e.g. 60."},
+    )
+    reason = StrictCharField(max_length=500, help_text="Why; recorded in the audit trail.")
+
+
 class StrategyCommandSerializer(serializers.Serializer):
     reason = StrictCharField(max_length=500, help_text="Why; recorded in the audit trail.")
 
@@ -188,6 +223,10 @@ class PerformanceSerializer(serializers.Serializer):
     account = serializers.IntegerField()
     by = serializers.ChoiceField(choices=["symbol", "strategy"])
     rows = PerformanceRowSerializer(many=True)
+    unpriced_fees = serializers.IntegerField(
+        help_text="Fills whose fee, in a third currency (BNB), had no price at the fill: their fees are left out "
+        "of `fees` and P&L, which are incomplete while this is above 0."
+    )
 
 
 class PerformanceQuerySerializer(AccountQuerySerializer):
@@ -233,3 +272,7 @@ class TradeStatsSerializer(serializers.Serializer):
     best = StrictCharField()
     worst = StrictCharField()
     fees = StrictCharField()
+    unpriced_fees = serializers.IntegerField(
+        help_text="Fills whose fee, in a third currency (BNB), had no price at the fill: their fees are left out "
+        "of `fees` and P&L, which are incomplete while this is above 0."
+    )

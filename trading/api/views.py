@@ -3,6 +3,7 @@ trading, performance. Views parse input, call one service or selector, and forma
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.http import Http404, QueryDict
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -27,6 +28,7 @@ from trading.api.serializers import (
     PositionRowSerializer,
     ProfitQuerySerializer,
     ProfitSerializer,
+    ReplaySerializer,
     StatusSerializer,
     StrategyCommandSerializer,
     StrategySerializer,
@@ -37,6 +39,7 @@ from trading.filtersets import FillFilter, OrderFilter, PositionFilter, Strategy
 from trading.models import Fill, Order, Position, Strategy, TradingAccount
 from trading.selectors import accounts_visible_to
 from trading.serializers import account_state
+from trading.services.accounts import account_replay_set
 from trading.services.manual import manual_order_place
 
 
@@ -96,6 +99,32 @@ class AccountViewSet(AccountScopedViewSet):
     serializer_class = AccountSerializer
     account_path = "pk"
     fields = tuple(AccountSerializer().fields)
+
+    @extend_schema(
+        summary="Replay OHLCV files as the account's market data, at a speed (SPEC T1b); audited.",
+        description="The same service as `manage.py account_replay`. Every file is read and checked first: "
+        "a missing file, a path outside the replay directory, a symbol the account does not trade or a "
+        "malformed row is refused (400, `market_data_invalid`, naming the symbol, the file and the line) "
+        "and nothing changes. The replay starts from the files' first candle; empty `files` returns the "
+        "account to its scenario. Needs the `change_mode` permission, like the account's mode.",
+        request=ReplaySerializer,
+        responses={200: AccountSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, may("change_mode")])
+    def replay(self, request, pk=None):
+        if not str(pk).isdigit():
+            raise exceptions.NotFound(f"Account {pk} not found.")
+        account = account_for(request, int(pk))
+        data = valid(ReplaySerializer, request.data)
+        account_replay_set(
+            account_id=account.pk,
+            files=data["files"],
+            speed=data["speed"],
+            actor=request_actor(request),
+            reason=data["reason"],
+            root=settings.GENESIS_REPLAY_DIR,
+        )
+        return Response(self.row(TradingAccount.objects.filter(pk=account.pk).values(*self.fields).get()))
 
 
 @extend_schema_view(
@@ -241,7 +270,8 @@ class PerformanceView(APIView):
         account = account_for(request, query.get("account"))
         select = performance.performance_by_symbol if query["by"] == "symbol" else performance.performance_by_strategy
         rows = [plain(r) for r in select(account_id=account.pk)]
-        return Response({"account": account.pk, "by": query["by"], "rows": rows})
+        unpriced = performance.unpriced_fees(account_id=account.pk)
+        return Response({"account": account.pk, "by": query["by"], "rows": rows, "unpriced_fees": unpriced})
 
 
 class ProfitView(APIView):

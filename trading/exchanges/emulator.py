@@ -11,8 +11,10 @@ order ids unique among open orders. Fills come from the paper exchange's model; 
 charged in the quote currency, unless `buy_fee_in_base` is set: then a buy's fee is charged as
 Binance charges it, in the asset received (commissionAsset BTC on a BTC/USDT buy: the fill's
 amount x the maker or taker rate, rounded up to 8 decimals, taken from the coins credited, and no
-quote fee). Sells always pay in the quote currency. The adapter reads the fee currency from each
-trade either way.
+quote fee). Sells always pay in the quote currency. With `fee_asset` set (e.g. "BNB", Binance's "pay fees
+with BNB"), every fill's fee is charged in that asset instead: the quote fee (notional x rate)
+converted at that asset's last price against the quote (BNBUSDT), rounded up to 8 decimals, and
+taken from the asset's balance. The adapter reads the fee currency from each trade either way.
 
 Faults are injected per request (`inject`): latency, timeout (no answer, nothing done), an
 HTTP status (429, 5xx), `drop_response` (the request is processed, then the connection is
@@ -86,10 +88,16 @@ class EmulatorState:
     """Everything the emulator knows, behind one lock (requests arrive on several threads)."""
 
     def __init__(
-        self, *, fill_model: PaperExchange | None = None, recv_window_ms: int = 5000, buy_fee_in_base: bool = False
+        self,
+        *,
+        fill_model: PaperExchange | None = None,
+        recv_window_ms: int = 5000,
+        buy_fee_in_base: bool = False,
+        fee_asset: str | None = None,
     ):
         self.lock = threading.RLock()
         self.buy_fee_in_base = buy_fee_in_base
+        self.fee_asset = fee_asset
         self.fill_model = fill_model or PaperExchange()
         self.recv_window_ms = recv_window_ms
         self.markets: dict[str, Market] = {m.id: m for m in markets_all().values()}
@@ -215,10 +223,15 @@ class EmulatorState:
 
     def _fee_charged(self, fill: PaperFill, side: str, market: Market) -> PaperFill:
         """The fill with its fee as this venue charges it: in the base asset for a buy when
-        `buy_fee_in_base` is set (amount x rate, rounded up to 8 decimals), else as the model made it."""
+        `buy_fee_in_base` is set (amount x rate, rounded up to 8 decimals), in `fee_asset` when that
+        is set (the quote fee at the asset's last price, rounded up), else as the model made it."""
+        rate = market.maker_fee if fill.liquidity == "maker" else market.taker_fee
+        if self.fee_asset:
+            price = self.prices[f"{self.fee_asset}{market.quote}"]
+            coins = (fill.notional * rate / price).quantize(FEE_QUANTUM, rounding=ROUND_UP)
+            return replace(fill, fee=coins, fee_currency=self.fee_asset)
         if not (self.buy_fee_in_base and side == "BUY"):
             return fill
-        rate = market.maker_fee if fill.liquidity == "maker" else market.taker_fee
         coins = (fill.amount * rate).quantize(FEE_QUANTUM, rounding=ROUND_UP)
         return replace(fill, fee=coins, fee_currency=market.base)
 
@@ -228,7 +241,9 @@ class EmulatorState:
             fill = self._fee_charged(fill, order["side"], market)
             trade_id = next(self._ids)
             base_fee = fill.fee if fill.fee_currency == base else ZERO
-            quote_fee = fill.fee - base_fee
+            quote_fee = fill.fee if fill.fee_currency == quote else ZERO
+            if fill.fee_currency not in (base, quote):  # a third asset (BNB) pays the fee
+                account.free[fill.fee_currency] = account.free.get(fill.fee_currency, ZERO) - fill.fee
             if order["side"] == "BUY":
                 account.free[quote] = account.free.get(quote, ZERO) - fill.notional - quote_fee
                 account.free[base] = account.free.get(base, ZERO) + fill.amount - base_fee

@@ -2,6 +2,7 @@
 data source (SPEC T1)."""
 
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
@@ -66,14 +67,15 @@ def account_mode_set(*, account_id: int, mode: str, actor: Actor, reason: str) -
 
 
 def account_replay_set(
-    *, account_id: int, files: dict, speed: Decimal | str | int, actor: Actor, reason: str
+    *, account_id: int, files: dict, speed: Decimal | str | int, actor: Actor, reason: str, root: Path | None = None
 ) -> TradingAccount:
     """Make the account's market data the replay of `files` ({symbol: path}, CSV or ccxt
     JSON) at `speed` times real time (0: one candle per tick), from the files' first candle;
     an empty `files` returns it to its scenario. Every file is read and checked first: a
-    malformed one is refused (MarketDataInvalid with its line number and reason) and
-    nothing changes. Audited."""
-    from trading.replay import MarketDataInvalid, replay_files_check
+    malformed one is refused (ReplaySourceRefused, a MarketDataInvalid, with its line number
+    and reason) and nothing changes. Audited. `root` (the API passes
+    settings.GENESIS_REPLAY_DIR): the files are read under that directory only."""
+    from trading.replay import MarketDataInvalid, ReplaySourceRefused, replay_files_check
 
     try:
         speed = Decimal(str(speed))
@@ -86,7 +88,10 @@ def account_replay_set(
     with transaction.atomic():
         # The row lock orders the change against a running tick of this account.
         account = TradingAccount.objects.select_for_update().get(pk=account_id)
-        checked = replay_files_check(files or {}, symbols=account.symbols)
+        try:
+            checked = replay_files_check(files or {}, symbols=account.symbols, root=root)
+        except MarketDataInvalid as exc:
+            raise ReplaySourceRefused(str(exc)) from None
         previous = account.replay_files
         account.replay_files, account.replay_speed = checked, speed
         account.replay_started_at = timezone.now() if checked else None

@@ -100,6 +100,11 @@ class _Book:
     def equity(self) -> Decimal:
         return self.account.cash_balance + sum(self.open_values().values(), Decimal("0"))
 
+    def exposure_values(self) -> dict[str, Decimal]:
+        # Dust (a remainder no order can sell) counts in equity, not as an open position.
+        values = self.open_values()
+        return {s: v for s, v in values.items() if self.positions[s].is_open}
+
 
 @dataclass(frozen=True)
 class _Tick:
@@ -375,7 +380,7 @@ def _tick_locked(
             if symbol not in book.marks:  # no accepted tick for it this tick
                 continue
             position = book.positions.get(symbol)
-            qty = position.quantity if position else Decimal("0")
+            qty = position.quantity if position and position.is_open else Decimal("0")  # dust: flat
             signal = runner.decide(
                 symbol=symbol, closes=feed.closes(symbol, end=cursor, length=HISTORY), position_qty=qty
             )
@@ -398,7 +403,7 @@ def _tick_locked(
             _mark(position, book.marks[symbol])
     Position.objects.bulk_update(list(book.positions.values()), ["mark_price", "high_water_mark"])
     result.equity = book.equity()
-    open_positions = [p for p in book.positions.values() if p.quantity > 0]
+    open_positions = [p for p in book.positions.values() if p.is_open]
     snapshot = EquitySnapshot.objects.create(
         account=account,
         ts=now,
@@ -406,7 +411,7 @@ def _tick_locked(
         cash=account.cash_balance,
         positions_value=sum(book.open_values().values(), Decimal("0")),
         realized_pnl=sum((p.realized_pnl for p in book.positions.values()), Decimal("0")),
-        unrealized_pnl=sum((p.unrealized_pnl for p in open_positions), Decimal("0")),
+        unrealized_pnl=sum((p.unrealized_pnl for p in book.positions.values()), Decimal("0")),
     )
     account.feed_cursor, account.last_tick_at = cursor, now
     account.peak_equity = max(account.peak_equity, result.equity)
@@ -509,7 +514,7 @@ def _drawdown_guard(account: TradingAccount, policy: RiskPolicy, drawdown: Decim
 
 def _mark(position: Position, mark: Decimal) -> None:
     position.mark_price = mark
-    if position.quantity > 0:
+    if position.is_open:
         position.high_water_mark = max(position.high_water_mark or position.average_cost, mark)
     else:
         position.high_water_mark = None
@@ -522,7 +527,7 @@ def _risk_exits(tick: _Tick) -> set[str]:
     book, exited = tick.book, set()
     for symbol, position in list(book.positions.items()):
         mark = book.marks.get(symbol)
-        if mark is None or position.quantity <= 0:
+        if mark is None or not position.is_open:
             continue
         _mark(position, mark)
         reason = exit_reason(
@@ -586,7 +591,7 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
         )
         if account.mode == TradingMode.LIVE:
             # The capital ladder caps what LIVE positions and open buys hold in total (SPEC T8).
-            deployed = sum(book.open_values().values(), Decimal("0")) + sum(tick.in_flight.values(), Decimal("0"))
+            deployed = sum(book.exposure_values().values(), Decimal("0")) + sum(tick.in_flight.values(), Decimal("0"))
             value = capital_clip(value=value, deployed=deployed, cap=capital_cap(account))
         amount = market.floor_amount(value / price)
     else:
@@ -612,7 +617,7 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
                 data_age_seconds=tick.data_age_seconds(symbol),
                 pacing=_pacing_now(tick),
                 equity=equity,
-                position_values=book.open_values(),
+                position_values=book.exposure_values(),
                 open_breakers=tick.open_breakers,
                 locked_symbols=tick.locked_symbols,
                 pnl_today_pct=tick.pnl_today_pct,

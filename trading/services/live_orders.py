@@ -1,19 +1,24 @@
 """Orders on a live exchange (SPEC T3, T5): submitted exactly once by idempotency key, their
 exchange state applied to the local row, fills booked once per exchange trade id."""
 
+import logging
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from compliance.services import Actor, audit_append, audit_batch
 from trading.exceptions import ExchangeError, OrderRejected
 from trading.exchanges.live import ExchangeOrder, ExchangeTrade, LiveExchange
 from trading.exchanges.paper import PaperFill
 from trading.models import Fill, Order, OrderStatus, Position, StopLevel, TradingAccount
-from trading.positions import cash_delta, fee_in_base
+from trading.positions import cash_delta, fee_in_third, fee_quote_value, fee_terms
+from trading.selectors import price_at
 from trading.services.orders import _order_event, _position_book, order_transition
 
+logger = logging.getLogger(__name__)
 FINAL = {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED}
 # The client order ids of a flatten's exit orders: the only orders a flattened account sends.
 FLATTEN_KEY_PREFIX = "flat-"
@@ -113,7 +118,7 @@ def order_send_live(*, order: Order, exchange: LiveExchange, actor: Actor, confi
         return order
     except ExchangeError:
         return order  # outcome unknown: submitted until reconciliation settles it
-    return order_apply_remote(order_id=order.pk, remote=remote, trades=remote.trades, actor=actor)
+    return order_apply_remote(order_id=order.pk, remote=remote, trades=remote.trades, actor=actor, exchange=exchange)
 
 
 def _send_check(order: Order, *, actor: Actor, config_hash: str) -> tuple[Order, bool]:
@@ -150,7 +155,9 @@ def order_cancel_live(*, order_id: int, exchange: LiveExchange, actor: Actor, re
         return order
     remote = exchange.cancel_order(symbol=order.symbol, client_order_id=order.idempotency_key)
     trades = exchange.order_trades(symbol=order.symbol, order_id=remote.id) if remote.filled > 0 else []
-    return order_apply_remote(order_id=order.pk, remote=remote, trades=trades, actor=actor, reason=reason)
+    return order_apply_remote(
+        order_id=order.pk, remote=remote, trades=trades, actor=actor, reason=reason, exchange=exchange
+    )
 
 
 def order_submit_live(
@@ -189,14 +196,46 @@ def order_submit_live(
     return order_send_live(order=order, exchange=exchange, actor=actor, config_hash=config_hash)
 
 
-def _fill_book(order: Order, trade: ExchangeTrade, quote: str) -> Decimal | None:
+def _fee_rates(
+    trades, *, symbol: str, exchange: LiveExchange | None, now: datetime | None = None
+) -> dict[str, Decimal | None]:
+    """The quote price of each third currency (BNB) the trades paid fees in, looked up before
+    the booking's transaction (no exchange call runs inside one): a stored ticker or candle of
+    e.g. BNB/USDT at the trade's time (trading.selectors.price_at), else the exchange's ticker
+    now. None for a currency no price was found for: its fills are booked and flagged."""
+    quote, rates = symbol.split("/")[1], {}
+    for trade in trades:
+        currency = trade.fee_currency
+        if not trade.fee or not fee_in_third(symbol=symbol, fee_currency=currency) or currency in rates:
+            continue
+        at = datetime.fromtimestamp(trade.timestamp / 1000, UTC) if trade.timestamp else (now or timezone.now())
+        rate = price_at(symbol=f"{currency}/{quote}", at=at)
+        if rate is None and exchange is not None:
+            try:
+                rate = exchange.ticker(f"{currency}/{quote}")["last"]
+            except Exception:  # no price is a flagged fill, never a lost one
+                logger.warning("no price for a fee currency", extra={"currency": currency, "quote": quote})
+        rates[currency] = rate if rate and rate > 0 else None
+    return rates
+
+
+def _fill_book(order: Order, trade: ExchangeTrade, quote: str, rates: dict) -> Decimal | None:
     """Book one exchange trade as a fill (once per trade id): the fill row, the position and
     the account's cash, with the same arithmetic as paper fills and the rebuild from fills.
-    Returns the P&L it realized, or None if the trade was booked before."""
+    A fee in a third currency is booked at its quote value from `rates` (Fill.fee_quote); with
+    no rate the fill is booked without it, flagged fee_unpriced, and a fee_unpriced alert
+    raised. Returns the P&L it realized, or None if the trade was booked before."""
     if Fill.objects.filter(order=order, exchange_trade_id=trade.id).exists():
         return None
     fee_currency = trade.fee_currency or quote
+    fee_quote, unpriced = None, False
+    if trade.fee and fee_in_third(symbol=order.symbol, fee_currency=fee_currency):
+        rate = rates.get(fee_currency)
+        fee_quote = fee_quote_value(fee=trade.fee, rate=rate) if rate else None
+        unpriced = fee_quote is None
     Fill.objects.create(
+        fee_quote=fee_quote,
+        fee_unpriced=unpriced,
         order=order,
         account_id=order.account_id,
         symbol=order.symbol,
@@ -209,34 +248,58 @@ def _fill_book(order: Order, trade: ExchangeTrade, quote: str) -> Decimal | None
         exchange_trade_id=trade.id,
         correlation_id=order.correlation_id,
     )
-    in_base = fee_in_base(symbol=order.symbol, fee_currency=fee_currency)
+    terms = fee_terms(symbol=order.symbol, fee=trade.fee, fee_currency=fee_currency, fee_quote=fee_quote)
     position, _ = Position.objects.select_for_update().get_or_create(account_id=order.account_id, symbol=order.symbol)
     realized_before = position.realized_pnl
     _position_book(
         position,
         side=order.side,
-        fill=PaperFill(price=trade.price, amount=trade.amount, fee=trade.fee, fee_currency=fee_currency),
-        fee_in_base=in_base,
+        fill=PaperFill(price=trade.price, amount=trade.amount, fee=terms["fee"], fee_currency=fee_currency),
+        fee_in_base=terms["fee_in_base"],
     )
     # An increment, not a save of a read value: a tick holding the account row keeps its own
     # copy of the cash, and this must add to whatever the row holds when it commits.
-    delta = cash_delta(side=order.side, amount=trade.amount, price=trade.price, fee=trade.fee, fee_in_base=in_base)
+    delta = cash_delta(side=order.side, amount=trade.amount, price=trade.price, **terms)
     TradingAccount.objects.filter(pk=order.account_id).update(cash_balance=F("cash_balance") + delta)
+    if unpriced:
+        _fee_unpriced_alert(order, trade, fee_currency)
     return position.realized_pnl - realized_before
 
 
+def _fee_unpriced_alert(order: Order, trade: ExchangeTrade, currency: str) -> None:
+    from risk.alerts import alert_raise  # risk imports this module
+
+    alert_raise(
+        account_id=order.account_id,
+        type="fee_unpriced",
+        message=(
+            f"fill {trade.id} of {order.symbol} paid {trade.fee} {currency} in fees with no {currency} price "
+            "at the fill: booked without its fee; P&L, tax lots and statements are incomplete"
+        ),
+        details={"order": order.pk, "exchange_trade_id": trade.id, "fee": str(trade.fee), "currency": currency},
+    )
+
+
 def order_apply_remote(
-    *, order_id: int, remote: ExchangeOrder, trades: tuple[ExchangeTrade, ...] | list, actor: Actor, reason: str = ""
+    *,
+    order_id: int,
+    remote: ExchangeOrder,
+    trades: tuple[ExchangeTrade, ...] | list,
+    actor: Actor,
+    reason: str = "",
+    exchange: LiveExchange | None = None,
 ) -> Order:
     """Bring the local order to what the exchange reports: new fills booked (position, cash,
     realized P&L), amounts and fees copied, one audited transition per state change, the
     not-found counter reset. The row lock keeps a submitter and the reconciler from applying
-    the same answer twice."""
+    the same answer twice. `exchange` prices fees paid in a third currency when no stored
+    price has them (asked before the transaction)."""
+    rates = _fee_rates(trades, symbol=remote.symbol, exchange=exchange)
     with transaction.atomic(), audit_batch():
         order = Order.objects.select_for_update().get(pk=order_id)
         quote = order.symbol.split("/")[1]
         for trade in trades:
-            realized = _fill_book(order, trade, quote)
+            realized = _fill_book(order, trade, quote, rates)
             if realized:
                 order.realized_pnl += realized
         fills = list(Fill.objects.filter(order=order))

@@ -23,6 +23,7 @@ from trading.exchanges.paper import PaperExchange
 from trading.markets import market_get
 from trading.models import Order, Position, TradingAccount, TradingMode
 from trading.selectors import pnl_summary, prices_latest, trading_pacing
+from trading.serializers import dec
 from trading.services.orders import order_execute_paper
 
 HUNDRED = Decimal("100")
@@ -41,8 +42,9 @@ def _mark(account: TradingAccount, position: Position | None, symbol: str) -> De
 
 def _gate(account: TradingAccount, intent: OrderIntent, positions: list[Position], now) -> None:
     policy = policy_of(config_version_active(account_id=account.pk))
-    values = {p.symbol: p.quantity * (p.mark_price or p.average_cost) for p in positions if p.quantity > 0}
-    equity = account.cash_balance + sum(values.values(), Decimal("0"))
+    held = {p.symbol: p.quantity * (p.mark_price or p.average_cost) for p in positions if p.quantity > 0}
+    equity = account.cash_balance + sum(held.values(), Decimal("0"))
+    values = {p.symbol: held[p.symbol] for p in positions if p.is_open}  # dust is no exposure
     pnl = pnl_summary(account=account, equity=equity, now=now)
     peak = max(account.peak_equity or account.starting_balance, equity)
     gate_check(
@@ -116,11 +118,14 @@ def _place_locked(account_id, market, side, amount, actor, reason, exchange, now
         raise ManualTradeRefused("mode: manual orders on a LIVE account are not supported by the paper path")
     positions = list(Position.objects.select_for_update().filter(account=account))
     position = next((p for p in positions if p.symbol == market.symbol), None)
-    held = position.quantity if position else Decimal("0")
+    held = position.quantity if position and position.is_open else Decimal("0")
     if side == "sell":
         if held <= 0:
-            raise ManualTradeRefused(f"symbol: no open {market.symbol} position to exit")
-        amount = min(amount or held, held)
+            dust = position is not None and position.dust and f" ({dec(position.quantity)} of fee dust: unsellable)"
+            raise ManualTradeRefused(f"symbol: no open {market.symbol} position to exit{dust or ''}")
+        amount = market.floor_amount(min(amount or held, held))  # fee dust off the lot step stays
+        if amount <= 0:
+            raise ManualTradeRefused(f"amount: below the {market.symbol} step {market.amount_step}")
     else:
         amount = market.floor_amount(amount)
         if amount <= 0:

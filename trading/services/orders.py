@@ -21,7 +21,7 @@ from trading.exceptions import IdempotencyConflict, OrderRejected
 from trading.exchanges.paper import PaperExchange, PaperExecution, PaperFill
 from trading.markets import Market
 from trading.models import Fill, Order, OrderStatus, Position, Strategy, TradingAccount
-from trading.positions import PositionState, cash_delta, position_apply_fill
+from trading.positions import PositionState, cash_delta, position_apply_fill, symbol_dust
 
 
 def idempotency_key_for(*, account_id: int, cursor: int, strategy_id: int, symbol: str) -> str:
@@ -338,7 +338,9 @@ def _position_apply(
         fee=fill.fee,
         fee_in_base=fee_in_base,
     )
-    if position.quantity == 0 and state.quantity > 0:
+    was_open = position.is_open
+    position.dust = symbol_dust(position.symbol, quantity=state.quantity, price=fill.price)
+    if not was_open and state.quantity > 0 and not position.dust:
         position.opened_at = at or timezone.now()  # the fill's time: pacing counts new positions by it
     position.quantity, position.average_cost, position.realized_pnl = (
         state.quantity,

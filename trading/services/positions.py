@@ -8,7 +8,7 @@ from django.db import transaction
 
 from compliance.services import Actor, audit_append
 from trading.models import Fill, Position, TradingAccount
-from trading.positions import PositionState, cash_delta, fee_in_base, position_apply_fill
+from trading.positions import PositionState, cash_delta, fee_terms, position_apply_fill, symbol_dust
 
 FIELDS = ("quantity", "average_cost", "realized_pnl")
 
@@ -31,13 +31,13 @@ def positions_from_fills(*, account_id: int) -> tuple[dict[str, PositionState], 
     states: dict[str, PositionState] = {}
     cash = account.starting_balance
     fills = Fill.objects.filter(account_id=account_id).order_by("pk")
-    for f in fills.values("symbol", "side", "amount", "price", "fee", "fee_currency").iterator(chunk_size=2000):
+    fields = ("symbol", "side", "amount", "price", "fee", "fee_currency", "fee_quote")
+    for f in fills.values(*fields).iterator(chunk_size=2000):
         trade = {
             "side": f["side"],
             "amount": f["amount"],
             "price": f["price"],
-            "fee": f["fee"],
-            "fee_in_base": fee_in_base(symbol=f["symbol"], fee_currency=f["fee_currency"]),
+            **fee_terms(symbol=f["symbol"], fee=f["fee"], fee_currency=f["fee_currency"], fee_quote=f["fee_quote"]),
         }
         states[f["symbol"]] = position_apply_fill(states.get(f["symbol"], PositionState()), **trade)
         cash += cash_delta(**trade)
@@ -72,6 +72,7 @@ def _apply(account, stored, states, cash, *, actor, reason, differences) -> None
     for symbol, state in states.items():
         row = stored.get(symbol) or Position(account=account, symbol=symbol)
         row.quantity, row.average_cost, row.realized_pnl = state.quantity, state.average_cost, state.realized_pnl
+        row.dust = symbol_dust(symbol, quantity=state.quantity, price=row.mark_price or state.average_cost)
         row.save()
     account.cash_balance = cash
     account.save(update_fields=["cash_balance"])

@@ -82,7 +82,7 @@ def _order_check(order: Order, exchange: LiveExchange, *, max_misses: int, actor
         return
     trades = exchange.order_trades(symbol=order.symbol, order_id=remote.id) if remote.filled > 0 else []
     before = (order.status, order.filled_amount)
-    after = order_apply_remote(order_id=order.pk, remote=remote, trades=trades, actor=actor)
+    after = order_apply_remote(order_id=order.pk, remote=remote, trades=trades, actor=actor, exchange=exchange)
     if (after.status, after.filled_amount) != before:
         report.updated.append(order.idempotency_key)
 
@@ -129,7 +129,7 @@ def _adopt(account: TradingAccount, remote, exchange: LiveExchange, *, actor: Ac
     order = order_adopt(account=account, remote=remote, actor=actor, correlation_id=report.correlation_id)
     if remote.filled > 0:
         trades = exchange.order_trades(symbol=remote.symbol, order_id=remote.id)
-        order_apply_remote(order_id=order.pk, remote=remote, trades=trades, actor=actor)
+        order_apply_remote(order_id=order.pk, remote=remote, trades=trades, actor=actor, exchange=exchange)
     report.adopted.append(order.idempotency_key)
     alert_raise(
         account_id=account.pk,
@@ -165,5 +165,6 @@ def _stop_enforce(account: TradingAccount, remote_open, exchange: LiveExchange, 
                 trades=trades,
                 actor=actor,
                 reason=f"{level}: reconciliation cancels what a stopped account has open on the exchange",
+                exchange=exchange,
             )
         report.cancelled.append(remote.client_order_id)
