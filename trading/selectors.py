@@ -1,7 +1,8 @@
+from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from risk.gate import Pacing
@@ -62,14 +63,19 @@ def equity_at(*, account_id: int, moment: datetime) -> Decimal | None:
 
 def pnl_bases(*, account: TradingAccount, now: datetime | None = None) -> dict[str, Decimal]:
     """The equity today's and this week's P&L are measured from: the last snapshot before the
-    period began, or the starting balance if the account had none yet."""
+    period began, or the starting balance if the account had none yet. One query for both."""
     now = now or timezone.now()
     day = _day_start(now)
     week = day - timedelta(days=day.weekday())
-    return {
-        key: equity_at(account_id=account.pk, moment=start) or account.starting_balance
-        for key, start in (("today", day), ("week", week))
-    }
+
+    def base(start: datetime) -> Subquery:
+        rows = EquitySnapshot.objects.filter(account_id=OuterRef("pk"), ts__lte=start).order_by("-ts")
+        return Subquery(rows.values("equity")[:1])
+
+    today, this_week = (
+        TradingAccount.objects.filter(pk=account.pk).annotate(d=base(day), w=base(week)).values_list("d", "w").get()
+    )
+    return {"today": today or account.starting_balance, "week": this_week or account.starting_balance}
 
 
 def pnl_summary(
@@ -98,21 +104,37 @@ def prices_latest(*, account: TradingAccount) -> dict[str, Decimal]:
     return dict(rows)
 
 
-def trading_pacing(*, account_id: int, now: datetime) -> Pacing:
+def trading_pacing(*, account_id: int, now: datetime, positions: Iterable[Position] | None = None) -> Pacing:
     """The account's recent activity for the gate's pacing rules. A trade is an order that
-    reached the exchange (anything but new or rejected)."""
-    trades = Order.objects.filter(account_id=account_id).exclude(status__in=("new", "rejected"))
-    hour_ago = now - timedelta(hours=1)
-    last_by_symbol = dict(trades.values("symbol").annotate(last=Max("created_at")).values_list("symbol", "last"))
-    last = max(last_by_symbol.values(), default=None)
-    counts = trades.aggregate(
-        today=Count("pk", filter=Q(created_at__gte=_day_start(now))),
-        hour=Count("pk", filter=Q(created_at__gte=hour_ago)),
+    reached the exchange (anything but new or rejected). `positions`: every position of the
+    account, when the caller has them loaded already (saves counting the new ones in SQL)."""
+    hour_ago, day = now - timedelta(hours=1), _day_start(now)
+    # One grouped read: per symbol, its last trade and its trades today and in the last hour.
+    rows = (
+        Order.objects.filter(account_id=account_id)
+        .exclude(status__in=("new", "rejected"))
+        .values("symbol")
+        .annotate(
+            last=Max("created_at"),
+            today=Count("pk", filter=Q(created_at__gte=day)),
+            hour=Count("pk", filter=Q(created_at__gte=hour_ago)),
+        )
+        .values_list("symbol", "last", "today", "hour")
     )
+    last_by_symbol, today, hour = {}, 0, 0
+    for symbol, last_at, n_today, n_hour in rows:
+        last_by_symbol[symbol] = last_at
+        today += n_today
+        hour += n_hour
+    last = max(last_by_symbol.values(), default=None)
+    if positions is None:
+        opened = Position.objects.filter(account_id=account_id, opened_at__gte=hour_ago).count()
+    else:
+        opened = sum(1 for p in positions if p.opened_at is not None and p.opened_at >= hour_ago)
     return Pacing(
-        trades_today=counts["today"],
-        trades_last_hour=counts["hour"],
-        new_positions_last_hour=Position.objects.filter(account_id=account_id, opened_at__gte=hour_ago).count(),
+        trades_today=today,
+        trades_last_hour=hour,
+        new_positions_last_hour=opened,
         seconds_since_last_trade=(now - last).total_seconds() if last else None,
         seconds_since_symbol_trade={s: (now - t).total_seconds() for s, t in last_by_symbol.items()},
     )
