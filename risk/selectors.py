@@ -2,7 +2,6 @@ import difflib
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Value
 from django.utils import timezone
 
 from risk.models import CircuitBreakerState, ConfigVersion, SymbolLock
@@ -36,29 +35,6 @@ def symbols_locked(*, account_id: int, now: datetime | None = None) -> frozenset
     """Symbols with a running entry lock."""
     now = now or timezone.now()
     return frozenset(SymbolLock.objects.filter(account_id=account_id, until__gt=now).values_list("symbol", flat=True))
-
-
-def entries_blocked(*, account_id: int, now: datetime, policy: RiskPolicy) -> tuple[tuple[str, ...], frozenset[str]]:
-    """`breakers_open` and `symbols_locked` of the account in one query (the engine reads both
-    every tick): the open breakers' sources, sorted, and the locked symbols."""
-    breakers = (
-        CircuitBreakerState.objects.filter(account_id=account_id, state="open")
-        .annotate(kind=Value("breaker"))
-        .values_list("source", "opened_at", "kind")
-    )
-    locks = (
-        SymbolLock.objects.filter(account_id=account_id, until__gt=now)
-        .annotate(kind=Value("lock"))
-        .values_list("symbol", "until", "kind")
-    )
-    configs = policy.circuit_breakers or {}
-    opened, locked = [], set()
-    for name, at, kind in breakers.union(locks, all=True):
-        if kind == "lock":
-            locked.add(name)
-        elif now - at < timedelta(seconds=configs.get(name, Breaker()).recovery_seconds):
-            opened.append(name)
-    return tuple(sorted(opened)), frozenset(locked)
 
 
 def config_version_diff(older: ConfigVersion, newer: ConfigVersion) -> dict:

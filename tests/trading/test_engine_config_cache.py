@@ -189,8 +189,8 @@ def test_a_new_account_never_gets_the_config_of_a_deleted_one_with_the_same_pk()
 def test_a_standard_tick_stays_within_its_query_budget():
     """One symbol, three strategies, an active policy: the bench's tick (bench/engine.py).
     The fixed statements of a tick: account lock, candle and ticker inserts, positions, P&L
-    bases, breakers and symbol locks, pacing, position mark, snapshot, account update and the
-    error-budget count; plus the savepoint pair of the test's transaction on top."""
+    bases, breakers, symbol locks and pacing (one statement), position mark, snapshot, account
+    update and the error-budget count; plus the savepoint pair of the test's transaction."""
     account = TradingAccountFactory(scenario="sideways", feed_cursor=300)
     for kind, params in (("ma_crossover", {"fast": 5, "slow": 20}), ("mean_reversion", {}), ("breakout", {})):
         StrategyFactory(account=account, name=kind, kind=kind, params=params, risk_budget=Decimal("0.02"))
@@ -204,7 +204,7 @@ def test_a_standard_tick_stays_within_its_query_budget():
         if not result.orders and not result.refusals:
             quiet.append(len(queries.captured_queries))
     assert quiet, "no tick without an order in 30"
-    assert max(quiet) <= 13  # 24+ before the config cache and the combined reads
+    assert max(quiet) <= 11  # 21 before the config cache and the combined reads
 
 
 @pytest.mark.postgres

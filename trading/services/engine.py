@@ -21,7 +21,7 @@ from risk.gate import GateContext, OrderIntent, Pacing, gate_check
 from risk.guards import tick_rejection
 from risk.models import ConfigVersion
 from risk.policy import RiskPolicy
-from risk.selectors import config_version_active, entries_blocked, policy_of
+from risk.selectors import config_version_active, policy_of
 from risk.services.stops import live_orders_cancel, trading_halt_locked
 from risk.sizing import position_value
 from trading import metrics
@@ -45,7 +45,7 @@ from trading.models import (
 )
 from trading.polling import LiveFeed, live_feed_poll
 from trading.replay import MarketDataInvalid, ReplayFeed, replay_feed_for
-from trading.selectors import pnl_bases, pnl_summary, trading_pacing
+from trading.selectors import pnl_summary, tick_reads
 from trading.serializers import AccountNow, tick_event
 from trading.services.ladder import capital_cap, capital_clip
 from trading.services.live_orders import order_prepare_live, order_send_live
@@ -387,12 +387,12 @@ def _tick_locked(
     )
     result.rejected_ticks = rejected
     equity = book.equity()
-    bases = pnl_bases(account=account, now=now)
+    reads = tick_reads(account=account, now=now, policy=policy, positions=book.positions.values())
+    bases = reads.bases
     pnl = pnl_summary(account=account, equity=equity, now=now, bases=bases)
     account.peak_equity = max(account.peak_equity or account.starting_balance, equity)
     drawdown = (account.peak_equity - equity) / account.peak_equity * HUNDRED
     _drawdown_guard(account, policy, drawdown, config_hash)
-    open_breakers, locked_symbols = entries_blocked(account_id=account.pk, now=now, policy=policy)
     tick = _Tick(
         now=now,
         feed=feed,
@@ -401,12 +401,12 @@ def _tick_locked(
         config_hash=config_hash,
         correlation_id=correlation_id,
         cursor=cursor,
-        open_breakers=open_breakers,
-        locked_symbols=locked_symbols,
+        open_breakers=reads.open_breakers,
+        locked_symbols=reads.locked_symbols,
         pnl_today_pct=pnl["today_pct"],
         pnl_week_pct=pnl["week_pct"],
         drawdown_pct=drawdown,
-        pacing=trading_pacing(account_id=account.pk, now=now, positions=book.positions.values()),
+        pacing=reads.pacing,
         exchange=exchange,
         result=result,
         in_flight=_in_flight(account) if isinstance(exchange, LiveExchange) else {},
