@@ -175,6 +175,18 @@ def test_a_halt_and_a_symbol_lock_take_effect_on_the_next_tick_of_a_cached_accou
     assert buys_in(account, 40) == 0
 
 
+def test_a_full_save_of_an_account_read_before_a_pause_does_not_bring_the_old_token_back():
+    account = eager_account()
+    tick_until_buy(account)  # cached under the current token
+    stale = TradingAccount.objects.get(pk=account.pk)
+    raw("UPDATE trading_strategy SET state = 'paused' WHERE account_id = %s", (account.pk,))
+    stale.name = "renamed"
+    stale.save()  # every column, the token read before the pause included
+    assert TradingAccount.objects.get(pk=account.pk).config_token != stale.config_token
+    assert [s.state for s in cached(account).strategies] == ["paused"]
+    assert buys_in(account, 40) == 0
+
+
 def test_a_new_account_never_gets_the_config_of_a_deleted_one_with_the_same_pk():
     account = eager_account()
     engine_tick(account_id=account.pk)

@@ -5,7 +5,10 @@ keeps an account's strategies, universe and active policy per process while the 
 reads in its tick's account row lock is the one it loaded them under.
 
 A random token rather than a counter: SQLite reuses the primary key of a deleted (or rolled
-back) account, and a counter would then start again at the same value.
+back) account, and a counter would then start again at the same value. And no token ever
+comes back: an UPDATE of the account row that changes the token (a full save() of an account
+read before a config change writes the old token back) gets a fresh one instead, so a
+process that kept the config under the old token reads it again.
 
 SQLite drops a table's triggers when a migration remakes the table (AlterField on SQLite):
 tests/trading/test_engine_config_cache.py fails if that happens, and the triggers must then
@@ -31,6 +34,16 @@ BEGIN
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
+CREATE OR REPLACE FUNCTION trading_config_token_fresh() RETURNS trigger AS $$
+BEGIN
+    IF NEW.config_token IS DISTINCT FROM OLD.config_token THEN
+        NEW.config_token := md5(random()::text || clock_timestamp()::text);
+    END IF;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER trading_tradingaccount_config_token BEFORE UPDATE ON trading_tradingaccount
+FOR EACH ROW EXECUTE FUNCTION trading_config_token_fresh();
 """ + "".join(
     f"CREATE TRIGGER {t}_config_token AFTER INSERT OR UPDATE OR DELETE ON {t} "
     "FOR EACH ROW EXECUTE FUNCTION trading_config_token_touch();\n"
@@ -38,10 +51,18 @@ $$ LANGUAGE plpgsql;
 )
 POSTGRES_DROP = "".join(f"DROP TRIGGER IF EXISTS {t}_config_token ON {t};\n" for t in TABLES) + (
     "DROP FUNCTION IF EXISTS trading_config_token_touch();\n"
+    "DROP TRIGGER IF EXISTS trading_tradingaccount_config_token ON trading_tradingaccount;\n"
+    "DROP FUNCTION IF EXISTS trading_config_token_fresh();\n"
 )
 
 TOKEN = "lower(hex(randomblob(16)))"
 SQLITE = [
+    # SQLite cannot change NEW in a BEFORE trigger: the token written is replaced right after
+    # (recursive triggers are off, so this trigger's own UPDATE does not fire it again).
+    "CREATE TRIGGER trading_tradingaccount_config_token AFTER UPDATE OF config_token ON trading_tradingaccount "
+    "WHEN NEW.config_token IS NOT OLD.config_token BEGIN "
+    f"UPDATE trading_tradingaccount SET config_token = {TOKEN} WHERE id = NEW.id; END",
+] + [
     sql
     for t in TABLES
     for sql in (
@@ -53,7 +74,9 @@ SQLITE = [
         f"UPDATE trading_tradingaccount SET config_token = {TOKEN} WHERE id = OLD.account_id; END",
     )
 ]
-SQLITE_DROP = [f"DROP TRIGGER IF EXISTS {t}_config_token_{op}" for t in TABLES for op in ("ins", "upd", "del")]
+SQLITE_DROP = [f"DROP TRIGGER IF EXISTS {t}_config_token_{op}" for t in TABLES for op in ("ins", "upd", "del")] + [
+    "DROP TRIGGER IF EXISTS trading_tradingaccount_config_token"
+]
 
 
 def _run(schema_editor, statements) -> None:
