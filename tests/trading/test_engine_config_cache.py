@@ -216,7 +216,7 @@ def test_a_standard_tick_stays_within_its_query_budget():
         if not result.orders and not result.refusals:
             quiet.append(len(queries.captured_queries))
     assert quiet, "no tick without an order in 30"
-    assert max(quiet) <= 11  # 21 before the config cache and the combined reads
+    assert max(quiet) <= 11  # 20 before the config cache and the combined reads
 
 
 @pytest.mark.postgres
