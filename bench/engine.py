@@ -5,7 +5,8 @@
                   strategy decisions without guards or gate.
   engine tick     engine_tick() with persistence and audit, one account, one symbol, three
                   strategies (target p99 <= 3x the baseline and <= 50 ms); baseline: a raw
-                  DB-API transaction (no ORM) doing as many row writes as the average tick.
+                  DB-API transaction (no ORM) doing as many row writes as the average tick,
+                  each as wide (SQL text length) as the tick's average write.
   paper orders    paper orders persisted with their fills, position, cash and three audit
                   events each (target >= 1,000/s sustained): order_execute_paper() one per
                   transaction, then the set-based paper_orders_execute() at 1, 20 and 100
@@ -120,8 +121,10 @@ def bench_decision_path(samples: int) -> None:
     )
 
 
-def raw_writes(connection, writes: int, runs: int, vendor: str) -> list[float]:
-    """A raw DB-API transaction of `writes` single-row INSERTs, timed per commit."""
+def raw_writes(connection, writes: int, runs: int, vendor: str, width: int = 0) -> list[float]:
+    """A raw DB-API transaction of `writes` single-row INSERTs, timed per commit. `width`: the
+    length of SQL text each INSERT should have (the tick's average, so the baseline writes rows
+    as wide as the tick's, not a few bytes each); the payload is padded to reach it."""
     raw = connection.connection
     cursor = raw.cursor()
     key = "BIGSERIAL PRIMARY KEY" if vendor == "postgresql" else "INTEGER PRIMARY KEY"
@@ -129,6 +132,8 @@ def raw_writes(connection, writes: int, runs: int, vendor: str) -> list[float]:
     raw.commit()
     marker = "%s" if vendor == "postgresql" else "?"
     sql = f"INSERT INTO bench_raw (ts, payload) VALUES ({marker}, {marker})"
+    payload = '{"account": 1, "symbol": "BTC/USDT", "amount": "0.01"}'
+    payload += " " * max(0, width - len(sql) - len(payload) - 20)
     times = []
     # Django keeps the DB-API connection in autocommit: an explicit BEGIN/COMMIT makes the
     # writes one transaction, as the engine's tick is.
@@ -137,7 +142,7 @@ def raw_writes(connection, writes: int, runs: int, vendor: str) -> list[float]:
         started = time.perf_counter()
         cursor.execute(begin)
         for w in range(writes):
-            cursor.execute(sql, (f"{run}-{w}", '{"account": 1, "symbol": "BTC/USDT", "amount": "0.01"}'))
+            cursor.execute(sql, (f"{run}-{w}", payload))
         cursor.execute("COMMIT")
         times.append(time.perf_counter() - started)
     return times
@@ -185,13 +190,16 @@ def bench_tick(ticks: int) -> None:
             result = engine_tick(account_id=account.pk)
             times.append(time.perf_counter() - started)
             orders += len(result.orders)
-    writes = sum(1 for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE")))
+    written = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    writes = len(written)
     per_tick = max(1, round(writes / ticks))
+    width = round(sum(map(len, written)) / max(1, writes))
     print(
         f"engine tick on {vendor}: 1 symbol, 3 strategies, {ticks} ticks, {orders} orders, "
-        f"{len(queries.captured_queries) / ticks:.0f} queries and {writes / ticks:.1f} row writes per tick"
+        f"{len(queries.captured_queries) / ticks:.1f} queries and {writes / ticks:.1f} row writes per tick "
+        f"(on average {width} characters of SQL each)"
     )
-    base = raw_writes(connection, per_tick, ticks, vendor)
+    base = raw_writes(connection, per_tick, ticks, vendor, width=width)
     base_p99 = line(f"baseline raw txn, {per_tick} writes", base, what="txns")
     single = raw_writes(connection, 1, ticks, vendor)
     line("raw INSERT+COMMIT (1 row)", single, what="commits")

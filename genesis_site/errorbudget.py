@@ -30,8 +30,10 @@ def _hour(at: datetime) -> datetime:
 def tick_outcome_record(*, account_id: int, ok: bool, at: datetime | None = None) -> None:
     """Count one tick of `account_id` as ok or failed in its hour row: one UPDATE with an F()
     increment (atomic in the database, so concurrent ticks never lose a count), an INSERT for
-    the hour's first tick. Call it outside the tick's transaction: a failed tick rolled its
-    own work back, and its count must not go with it."""
+    the hour's first tick. Count a failure outside the tick's transaction: a failed tick
+    rolled its own work back, and its count must not go with it. A success may be counted
+    inside it (the paper tick does: one commit fewer, and the count goes only if the tick's
+    writes do)."""
     column = "ok" if ok else "failed"
     hour = _hour(at or timezone.now())
     rows = TickOutcome.objects.filter(account_id=account_id, hour=hour)

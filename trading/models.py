@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -28,6 +29,10 @@ class TaxLotMethod(models.TextChoices):
     FIFO = "FIFO", "First in, first out"
     LIFO = "LIFO", "Last in, first out"
     HIFO = "HIFO", "Highest cost in, first out"
+
+
+def config_token_new() -> str:
+    return uuid.uuid4().hex
 
 
 class TradingAccount(models.Model):
@@ -66,6 +71,13 @@ class TradingAccount(models.Model):
         **MONEY, null=True, blank=True, help_text="Highest equity seen; drawdowns are from it."
     )
     last_tick_at = models.DateTimeField(null=True, blank=True)
+    config_token = models.CharField(
+        max_length=32,
+        default=config_token_new,
+        editable=False,
+        help_text="Changed by database triggers on every write to the account's strategies, universe or "
+        "risk config versions, whoever makes it: the engine keeps those per process while it is unchanged.",
+    )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="trading_accounts")
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -19,8 +19,9 @@ from risk.exceptions import RiskRefused
 from risk.exits import exit_reason
 from risk.gate import GateContext, OrderIntent, Pacing, gate_check
 from risk.guards import tick_rejection
+from risk.models import ConfigVersion
 from risk.policy import RiskPolicy
-from risk.selectors import breakers_open, config_version_active, policy_of, symbols_locked
+from risk.selectors import config_version_active, policy_of
 from risk.services.stops import live_orders_cancel, trading_halt_locked
 from risk.sizing import position_value
 from trading import metrics
@@ -45,7 +46,7 @@ from trading.models import (
 )
 from trading.polling import LiveFeed, live_feed_poll
 from trading.replay import MarketDataInvalid, ReplayFeed, replay_feed_for
-from trading.selectors import pnl_bases, pnl_summary, trading_pacing
+from trading.selectors import pnl_summary, tick_reads
 from trading.serializers import AccountNow, tick_event
 from trading.services.ladder import capital_cap, capital_clip
 from trading.services.live_orders import order_prepare_live, order_send_live
@@ -160,13 +161,15 @@ def engine_tick(
     paper = exchange if isinstance(exchange, PaperExchange) else PaperExchange()
     try:
         result = _paper_tick(account_id, paper, candle_clock=candle_clock)
-        if result is _LIVE:
+        live = result is _LIVE
+        if live:
             result = _live_tick(account_id, exchange if isinstance(exchange, LiveExchange) else None)
     except Exception:
         _outcome_record(account_id, ok=False)  # after the rollback, so the count stays
         raise
     if result is not None:  # None: locked by another worker, or no such account
-        _outcome_record(account_id, ok=True)
+        if live:  # a paper tick counted itself in its own transaction
+            _outcome_record(account_id, ok=True)
         metrics.tick_latency.observe(time.perf_counter() - started)
     return result
 
@@ -211,6 +214,9 @@ def _paper_tick(account_id: int, exchange: PaperExchange, *, candle_clock: bool 
             correlation_id=uuid.uuid4().hex,
             now=feed.ts_of(cursor) if candle_clock else None,
         )
+        # Counted ok with the tick's own writes: one commit, and a tick whose commit fails is
+        # counted failed instead (engine_tick, after the rollback).
+        tick_outcome_record(account_id=account.pk, ok=True)
         transaction.on_commit(lambda: _after_commit(account, result))
     return result
 
@@ -284,6 +290,47 @@ def live_exchange_session(*, account_id: int) -> LiveExchange | None:
     return exchange
 
 
+@dataclass(frozen=True)
+class AccountConfig:
+    """What a tick reads of the account's configuration: its active risk config version and
+    policy, its universe, and its strategies that run (enabled, active or paused, by pk)."""
+
+    version: ConfigVersion | None
+    policy: RiskPolicy
+    universe: Universe | None
+    strategies: tuple[Strategy, ...]
+
+
+_configs: dict[int, tuple[str, AccountConfig]] = {}
+
+
+def account_config(account: TradingAccount) -> AccountConfig:
+    """The account's configuration, kept per process while the account row's config_token
+    is the one it was read under. The token is changed by database triggers on every write to
+    the account's strategies, universe or config versions (trading migration 0013), from any
+    process, in the writer's transaction; the tick reads it in its account row lock, so a
+    pause, an activation or any other change committed before the tick's lock is seen by that
+    tick. Stop levels live in the account row, breakers and symbol locks are read every tick.
+    The objects are shared between this process's ticks: read them, never change them."""
+    cached = _configs.get(account.pk)
+    if cached is not None and cached[0] == account.config_token:
+        return cached[1]
+    version = config_version_active(account_id=account.pk)
+    strategies = Strategy.objects.filter(
+        account=account, enabled=True, state__in=(StrategyState.ACTIVE, StrategyState.PAUSED)
+    ).order_by("pk")
+    config = AccountConfig(
+        version=version,
+        policy=policy_of(version),
+        universe=Universe.objects.filter(account=account).first(),
+        strategies=tuple(strategies),
+    )
+    # Read after the token: a change committed in between is in `config` under the old token,
+    # so the next tick, reading the new one, reads again (never the reverse).
+    _configs[account.pk] = (account.config_token, config)
+    return config
+
+
 def account_feed(account: TradingAccount) -> Feed:
     """The account's market data source: its scenario, or its replay files (SPEC T1)."""
     if account.replay_files:
@@ -316,8 +363,8 @@ def _tick_locked(
 ) -> TickResult:
     now = now or timezone.now()
     cursor = cursor if cursor is not None else account.feed_cursor + 1
-    version = config_version_active(account_id=account.pk)
-    policy = policy_of(version)
+    config = account_config(account)
+    version, policy = config.version, config.policy
     candles, rejected = _guarded_candles(feed, account, cursor, policy)
     # A live feed's current kline is still forming: its last closed one is what is stored.
     stored = feed.settled() if isinstance(feed, LiveFeed) else candles
@@ -327,12 +374,14 @@ def _tick_locked(
     )
     tickers = {s: t for s in candles if (t := feed.ticker(s, cursor)) is not None}
     tickers_store(source=feed.source, tickers=tickers)
-    universe = _universe_now(account, tickers)
+    universe = _universe_now(account, config.universe, tickers)
     book = _Book(
         account=account,
         positions={p.symbol: p for p in Position.objects.filter(account=account)},
         marks={s: c.close for s, c in candles.items()},
     )
+    # The marks as read, so that a mark this tick leaves unchanged is not written again.
+    marked = {p.pk: (p.mark_price, p.high_water_mark) for p in book.positions.values()}
     config_hash = version.sha256 if version else ""
     account.tick_seq += 1
     result = TickResult(
@@ -344,7 +393,8 @@ def _tick_locked(
     )
     result.rejected_ticks = rejected
     equity = book.equity()
-    bases = pnl_bases(account=account, now=now)
+    reads = tick_reads(account=account, now=now, policy=policy, positions=book.positions.values())
+    bases = reads.bases
     pnl = pnl_summary(account=account, equity=equity, now=now, bases=bases)
     account.peak_equity = max(account.peak_equity or account.starting_balance, equity)
     drawdown = (account.peak_equity - equity) / account.peak_equity * HUNDRED
@@ -357,12 +407,12 @@ def _tick_locked(
         config_hash=config_hash,
         correlation_id=correlation_id,
         cursor=cursor,
-        open_breakers=tuple(breakers_open(account_id=account.pk, now=now, policy=policy)),
-        locked_symbols=symbols_locked(account_id=account.pk, now=now),
+        open_breakers=reads.open_breakers,
+        locked_symbols=reads.locked_symbols,
         pnl_today_pct=pnl["today_pct"],
         pnl_week_pct=pnl["week_pct"],
         drawdown_pct=drawdown,
-        pacing=trading_pacing(account_id=account.pk, now=now),
+        pacing=reads.pacing,
         exchange=exchange,
         result=result,
         in_flight=_in_flight(account) if isinstance(exchange, LiveExchange) else {},
@@ -371,10 +421,7 @@ def _tick_locked(
 
     exited = _risk_exits(tick)
     # Paused strategies still run, for their exits only (SPEC R6: exits keep working).
-    strategies = Strategy.objects.filter(
-        account=account, enabled=True, state__in=(StrategyState.ACTIVE, StrategyState.PAUSED)
-    ).order_by("pk")
-    for strategy in strategies:
+    for strategy in config.strategies:
         runner = strategy_load(strategy.kind, strategy.params)
         for symbol in strategy.symbols or account.symbols:
             if symbol not in book.marks:  # no accepted tick for it this tick
@@ -398,10 +445,7 @@ def _tick_locked(
                 continue
             _act(tick, strategy, signal)
 
-    for symbol, position in book.positions.items():
-        if symbol in book.marks:
-            _mark(position, book.marks[symbol])
-    Position.objects.bulk_update(list(book.positions.values()), ["mark_price", "high_water_mark"])
+    _marks_save(book, marked)
     result.equity = book.equity()
     open_positions = [p for p in book.positions.values() if p.is_open]
     snapshot = EquitySnapshot.objects.create(
@@ -480,10 +524,9 @@ def _guarded_candles(feed: Feed, account: TradingAccount, cursor: int, policy: R
     return accepted, rejected
 
 
-def _universe_now(account: TradingAccount, tickers: dict) -> UniverseNow | None:
+def _universe_now(account: TradingAccount, universe: Universe | None, tickers: dict) -> UniverseNow | None:
     """The account's universe after this tick's volume and spread rules (None: no universe
     configured, every account symbol may be entered). An empty one raises an alert."""
-    universe = Universe.objects.filter(account=account).first()
     if universe is None:
         return None
     now = universe_filter(universe, tickers)
@@ -510,6 +553,24 @@ def _drawdown_guard(account: TradingAccount, policy: RiskPolicy, drawdown: Decim
             f"reached max {policy.max_drawdown_pct} %"
         )
         trading_halt_locked(account, Actor.system("drawdown_guard"), reason)
+
+
+def _marks_save(book: _Book, marked: dict[int, tuple]) -> None:
+    """Mark every position with this tick's accepted price and write the marks that changed
+    since the tick read them (`marked`; a position made this tick has none there, so it is written)."""
+    changed = []
+    for symbol, position in book.positions.items():
+        if symbol in book.marks:
+            _mark(position, book.marks[symbol])
+        if marked.get(position.pk, (None, None)) != (position.mark_price, position.high_water_mark):
+            changed.append(position)
+    if len(changed) == 1:
+        position = changed[0]
+        Position.objects.filter(pk=position.pk).update(
+            mark_price=position.mark_price, high_water_mark=position.high_water_mark
+        )
+    elif changed:
+        Position.objects.bulk_update(changed, ["mark_price", "high_water_mark"])
 
 
 def _mark(position: Position, mark: Decimal) -> None:
