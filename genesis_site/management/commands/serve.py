@@ -35,7 +35,7 @@ class Command(BaseCommand):
             log_level="warning",
             proxy_headers=False,
             # websockets' sans-I/O protocol: a send to a socket whose buffer has room runs to the
-            # write without waiting, ~25% less server CPU per pushed event than the legacy
+            # write without waiting, ~15-25% less server CPU per pushed event than the legacy
             # `websockets` implementation (bench/README.md). Pinned rather than "auto" so that the
             # Dockerfile's CMD and this serve the same one (wsproto, the third, is not installed).
             ws=ws,
