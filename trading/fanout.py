@@ -119,8 +119,8 @@ async def _write(member: _Member) -> None:
 
 
 async def _close(send) -> None:
-    # Like any send, this waits for room in the socket's buffer; a peer that never reads again
-    # is dropped by uvicorn's keepalive ping timeout.
+    # Like any send, this waits for room in the socket's write buffer: a peer that never reads
+    # again keeps only what that buffer already holds (uvicorn's high-water mark), nothing more.
     try:
         await send({"type": "websocket.close", "code": CLOSE_TOO_SLOW, "reason": "too far behind: re-sync"})
     except Exception:  # noqa: S110 - the socket is gone already
