@@ -82,5 +82,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 # `exec` so uvicorn replaces the shell as PID 1 and gets SIGTERM directly for a graceful stop.
 # uvicorn reads WEB_CONCURRENCY (worker processes) and FORWARDED_ALLOW_IPS (proxies whose
 # X-Forwarded-* it trusts) from the environment. No per-message deflate on WebSockets: each
-# event would be compressed once per dashboard (see manage.py serve).
-CMD ["sh", "-c", "exec uvicorn genesis_site.asgi:application --host 0.0.0.0 --port 8000 --lifespan on --ws-per-message-deflate false"]
+# event would be compressed once per dashboard; the WebSocket implementation is the one
+# `manage.py serve` pins (see there and bench/README.md).
+CMD ["sh", "-c", "exec uvicorn genesis_site.asgi:application --host 0.0.0.0 --port 8000 --lifespan on --ws websockets-sansio --ws-per-message-deflate false"]

@@ -4,13 +4,17 @@ Each account's dashboards used to hold one channel-layer channel each: the layer
 event into 200 queues, and Channels woke 200 consumer tasks (a queue get, a message decode, a
 new task and an `asyncio.wait` each) before each sent its frame; ~20 us a dashboard, more than
 the send itself (bench/websocket.py). Here one layer channel per account group and process
-joins the group; one task receives each event once and hands the pre-encoded text to every
-local dashboard's socket in one pass.
+joins the group; one task receives each event once and appends the pre-encoded text to every
+local dashboard's queue in one pass.
 
-A socket whose send would wait (the client stopped reading and the server's write buffer is
-full) must not hold up the others: each send runs up to its first suspension in the pass;
-only a send that suspends is finished in a task of its own, and that dashboard's later events
-queue behind it, so every dashboard still gets its events in order."""
+Each dashboard has one writer task that sends its queue in order, so a socket whose send waits
+(the client stopped reading and the server's write buffer is full) holds up no other and its
+own events stay in order. Its queue is bounded: a dashboard more than `BACKLOG_LIMIT` events
+behind is closed (`CLOSE_TOO_SLOW`) and its events dropped, instead of memory growing without
+bound; the page reconnects and re-syncs from the database by sequence number (static/js/live.js).
+Waking a writer per socket costs ~1.4 us of CPU per socket and event more than running each send
+inline up to its first suspension, which on Python 3.11 (no eager tasks) needed asyncio
+internals to finish a send that did suspend (bench/README.md)."""
 
 import asyncio
 import logging
@@ -19,15 +23,19 @@ from collections import deque
 
 logger = logging.getLogger(__name__)
 
+BACKLOG_LIMIT = 100  # events queued for one socket, ~1 KB each, before it is closed
+CLOSE_TOO_SLOW = 4008  # private-use close code: too far behind, reconnect and re-sync
+
 
 class _Member:
-    __slots__ = ("backlog", "send", "task")
+    __slots__ = ("backlog", "send", "wakeup", "writer")
 
     def __init__(self, send):
         self.send = send  # the ASGI send of one socket
-        # Events waiting behind a send that suspended, or for the socket to be accepted.
+        # Events not yet handed to the socket; None once it is closed for falling behind.
         self.backlog: deque[str] | None = deque()
-        self.task: asyncio.Task | None = None  # the one finishing a suspended send
+        self.wakeup: asyncio.Future | None = None  # set while the writer waits for events
+        self.writer: asyncio.Task | None = None  # started once the socket is accepted
 
 
 class _Hub:
@@ -70,72 +78,53 @@ class _Hub:
             if message.get("type") != "account.event" or not isinstance(text, str):
                 logger.warning("unexpected message on an account group", extra={"group": self.group})
                 continue
-            for member in list(self.members.values()):
+            for member in self.members.values():
                 _deliver(member, text)
 
 
 def _deliver(member: _Member, text: str) -> None:
-    if member.backlog is not None:  # an earlier event of this socket is still being sent
-        member.backlog.append(text)
+    backlog = member.backlog
+    if backlog is None:  # closed for falling behind; its disconnect removes it
         return
-    pending = _send_eagerly(member.send, {"type": "websocket.send", "text": text})
-    if pending is not None:
-        member.backlog = deque()
-        member.task = asyncio.ensure_future(_drain(member, pending))
+    if len(backlog) >= BACKLOG_LIMIT:
+        # Drop what it has not taken; its writer closes it after the frame it is sending.
+        member.backlog = None
+        logger.warning("dashboard socket closed: more than %d events behind", BACKLOG_LIMIT)
+    else:
+        backlog.append(text)
+    wakeup = member.wakeup
+    if wakeup is not None:
+        member.wakeup = None
+        if not wakeup.done():  # cancelled with its writer
+            wakeup.set_result(None)
 
 
-def _send_eagerly(send, message: dict):
-    """Run `send(message)` up to its first suspension right here. Returns None when it
-    finished (the socket took the frame: the usual case), else the coroutine and what it
-    waits on, to be finished by `_drain`. An error (socket gone) is dropped: that socket's
-    own disconnect removes it."""
-    coro = send(message)
+async def _write(member: _Member) -> None:
+    """Hand the socket its events one by one, in order; wait for more when there are none."""
+    loop = asyncio.get_running_loop()
+    send = member.send
     try:
-        waiting_on = coro.send(None)
-    except StopIteration:
-        return None
-    except Exception:
-        return None
-    return coro, waiting_on
-
-
-async def _drain(member: _Member, pending) -> None:
-    try:
-        if pending is not None:
-            await _finish(*pending)
-        while member.backlog:
-            coro = member.send({"type": "websocket.send", "text": member.backlog.popleft()})
-            await coro
-    except asyncio.CancelledError:
-        raise
-    except Exception:  # noqa: S110 - the socket is gone; its disconnect removes it
-        pass
-    finally:
-        member.backlog, member.task = None, None
-
-
-async def _finish(coro, waiting_on) -> None:
-    """Go on with a coroutine that suspended on `waiting_on` outside a task (what Python
-    3.12's eager tasks do; this runs on 3.11)."""
-    while True:
-        try:
-            if waiting_on is None:  # a bare yield (asyncio.sleep(0))
-                await asyncio.sleep(0)
+        while True:
+            backlog = member.backlog
+            if backlog is None:
+                await _close(send)
+                return
+            if backlog:
+                await send({"type": "websocket.send", "text": backlog.popleft()})
             else:
-                # What a Task does with a future its coroutine yields: clear the flag the
-                # first `await` set, or awaiting the future again raises RuntimeError.
-                waiting_on._asyncio_future_blocking = False
-                await waiting_on
-        except BaseException as exc:
-            try:
-                waiting_on = coro.throw(exc)
-            except StopIteration:
-                return
-        else:
-            try:
-                waiting_on = coro.send(None)
-            except StopIteration:
-                return
+                member.wakeup = loop.create_future()
+                await member.wakeup
+    except Exception:  # the socket is gone; its disconnect removes it
+        member.backlog = None
+
+
+async def _close(send) -> None:
+    # Like any send, this waits for room in the socket's write buffer: a peer that never reads
+    # again keeps only what that buffer already holds (uvicorn's high-water mark), nothing more.
+    try:
+        await send({"type": "websocket.close", "code": CLOSE_TOO_SLOW, "reason": "too far behind: re-sync"})
+    except Exception:  # noqa: S110 - the socket is gone already
+        pass
 
 
 # Hubs belong to the event loop that runs them (tests run several loops in one process).
@@ -164,20 +153,16 @@ def opened(group: str, key) -> None:
     """The socket is accepted: send what was held for it, then the events as they come."""
     hub = _hubs.get(asyncio.get_running_loop(), {}).get(group)
     member = hub.members.get(key) if hub else None
-    if member is None or member.backlog is None:
-        return
-    if member.backlog:
-        member.task = asyncio.ensure_future(_drain(member, None))
-    else:
-        member.backlog = None
+    if member is not None and member.writer is None:
+        member.writer = asyncio.ensure_future(_write(member))
 
 
 async def leave(group: str, key) -> None:
     hubs = _hubs.get(asyncio.get_running_loop(), {})
     hub = hubs.get(group)
     member = hub.members.pop(key, None) if hub else None
-    if member is not None and member.task is not None:
-        member.task.cancel()
+    if member is not None and member.writer is not None:
+        member.writer.cancel()
     if member is None or hub.members:
         return
     del hubs[group]  # at once, so a dashboard joining meanwhile starts a new hub
