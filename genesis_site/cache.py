@@ -70,6 +70,10 @@ _shared_lock = threading.Lock()
 
 
 class RedisCache(DjangoRedisCache):
+    # Every process sees the same values (genesis_site.authentication relies on it to end
+    # cached token checks everywhere at once).
+    shared_between_processes = True
+
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = RedisCacheClient
