@@ -2,6 +2,7 @@
 
 import django_filters
 from django import forms
+from django_filters.filters import QuerySetRequestMixin
 from drf_spectacular.utils import extend_schema_field
 
 from genesis_site.errors import CATEGORIES, SEVERITIES
@@ -32,6 +33,19 @@ class StrictFilterSet(django_filters.FilterSet):
     as "no filter" and a NullBooleanSelect reads `null` or `unknown` as "no filter"; the schema
     says a date-time, an enum, an id or a boolean. So a typed parameter that is given must hold a
     value of its type (free-text CharFilters may be empty): anything else is a 400 naming it."""
+
+    def get_form_class(self):
+        """django-filter builds the form class, with a new form field per filter, on every request
+        (~0.5 ms for the orders list's seven filters). It depends only on the filters' declarations
+        unless a filter's choices come from the request (model choices), so it is built once per
+        FilterSet class then; each form still gets its own copies of the fields."""
+        cls = type(self)
+        form_class = cls.__dict__.get("_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            if not any(isinstance(f, QuerySetRequestMixin) for f in self.filters.values()):
+                cls._form_class = form_class
+        return form_class
 
     def is_valid(self):
         valid = super().is_valid()

@@ -26,7 +26,14 @@ def bot_token_create(*, name: str, user, days: int) -> str:
 
 
 def bot_token_revoke(*, name: str) -> bool:
-    return bool(BotToken.objects.filter(name=name, revoked_at=None).update(revoked_at=timezone.now()))
+    """Revoke the token `name`: refused from the next request on, in every web process (the
+    API's token check keeps no token past genesis_site.authentication.bot_tokens_changed)."""
+    from genesis_site.authentication import bot_tokens_changed
+
+    revoked = bool(BotToken.objects.filter(name=name, revoked_at=None).update(revoked_at=timezone.now()))
+    if revoked:
+        bot_tokens_changed()
+    return revoked
 
 
 # --- deployments (SPEC M4) -------------------------------------------------------------------

@@ -5,6 +5,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from compliance.models import AuditEvent
+from genesis_site.authentication import bot_tokens_changed
 from genesis_site.models import BotToken
 from genesis_site.services import bot_token_create
 from tests.genesis_site.factories import UserFactory
@@ -75,6 +77,7 @@ def test_last_used_at_is_written_at_most_once_a_minute(member):
     assert bearer_client(raw).get(STATUS).status_code == 200
     assert BotToken.objects.get(name="poller").last_used_at == recent
     BotToken.objects.update(last_used_at=old)
+    bot_tokens_changed()  # a queryset update sends no signal: the checked token is still held
     assert bearer_client(raw).get(STATUS).status_code == 200
     assert BotToken.objects.get(name="poller").last_used_at > recent
 
@@ -168,3 +171,41 @@ def test_the_schema_documents_the_bearer_scheme(member):
         "scheme": "bearer",
         "description": "A bot token from `manage.py bot_token create`.",
     }
+
+
+# With Redis (a cache all processes share) the API keeps a checked token for a few seconds;
+# without it every request reads the row. Either way a change is in force at the next request.
+
+
+def test_a_token_in_use_is_refused_on_the_next_request_once_revoked_and_the_attempt_audited(member):
+    user, _ = member
+    client = bearer_client(bot_token_create(name="bot", user=user, days=30))
+    assert [client.get(STATUS).status_code for _ in range(3)] == [200, 200, 200]
+    call_command("bot_token", "revoke", "bot")
+    assert client.get(STATUS).status_code == 401
+    assert AuditEvent.objects.filter(action="auth.token_failed", payload__why="revoked").count() == 1
+
+
+def test_a_token_in_use_is_refused_at_once_when_its_user_is_deactivated_or_deleted(member):
+    user, _ = member
+    client = bearer_client(bot_token_create(name="bot", user=user, days=30))
+    assert client.get(STATUS).status_code == 200
+    user.is_active = False
+    user.save()
+    assert client.get(STATUS).status_code == 401
+    user.is_active = True
+    user.save()
+    assert client.get(STATUS).status_code == 200
+    user.delete()
+    assert client.get(STATUS).status_code == 401
+
+
+def test_a_role_taken_from_a_token_user_applies_at_the_next_request(member):
+    user, account = member
+    client = bearer_client(bot_token_create(name="bot", user=user, days=30))
+    assert client.get(STATUS).status_code == 200
+    user.groups.clear()  # no longer an operator: may not halt
+    response = client.post("/api/v1/stops/halt", {"account": account.pk, "reason": "test"}, format="json")
+    assert response.status_code == 403
+    account.refresh_from_db()
+    assert account.stop_level == "none"

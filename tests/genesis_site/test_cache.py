@@ -32,3 +32,24 @@ def test_one_client_serves_every_call(cache):
     client = cache._cache.get_client(write=True)
     cache.set("a", 1, 60)
     assert cache._cache.get_client() is client and cache._cache.get_client(write=True) is client
+
+
+def test_every_cache_object_of_the_same_settings_shares_one_client(cache):
+    # Django makes a new cache object per request context under ASGI: each must reuse the
+    # process's pools instead of opening a new connection to Redis.
+    again = RedisCache(os.environ.get("REDIS_URL", ""), {"KEY_PREFIX": cache.key_prefix})
+    assert again._cache is cache._cache
+    cache.set("a", 1, 60)
+    assert again.get("a") == 1
+
+
+def test_incr_of_a_missing_key_is_refused_as_djangos_backend_does(cache):
+    with pytest.raises(ValueError):
+        cache.incr("gone")
+    assert cache.get("gone") is None
+
+
+def test_incr_window_counts_from_one_and_sets_the_expiry(cache):
+    assert [cache.incr_window("n", 60) for _ in range(3)] == [1, 2, 3]
+    client = cache._cache.get_client(write=True)
+    assert 0 < client.ttl(cache.make_key("n")) <= 60

@@ -45,3 +45,17 @@ def test_a_bad_limit_or_offset_is_a_400_naming_it(client, query, field):
     response = client.get(f"/api/v1/orders?{query}")
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
+
+
+def test_a_page_and_its_count_come_in_one_query_and_past_the_end_the_count_still_holds(
+    client, django_assert_num_queries
+):
+    with django_assert_num_queries(1):
+        page = client.get("/api/v1/orders?limit=2&offset=1").json()
+    assert page["count"] == 3 and len(page["results"]) == 2 and page["previous"] and not page["next"]
+    assert "_page_total" not in page["results"][0]
+    past = client.get("/api/v1/orders?limit=2&offset=7").json()
+    assert past["count"] == 3 and past["results"] == []
+    other = UserFactory(role="viewer")  # sees no account: nothing, counted 0
+    client.force_authenticate(other)
+    assert client.get("/api/v1/orders").json() == {"count": 0, "next": None, "previous": None, "results": []}
