@@ -65,7 +65,11 @@ def bot_tokens_changed() -> None:
     transaction.on_commit(lambda: cache.set(_GENERATION_KEY, uuid.uuid4().hex, None))
 
 
-def _on_change(sender, **kwargs):
+def _on_change(sender, update_fields=None, **kwargs):
+    # A login stamps last_login on the user: nothing a token check reads, so no reason to
+    # make every process read its tokens again (nor to make logins need the shared cache).
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return
     bot_tokens_changed()
 
 

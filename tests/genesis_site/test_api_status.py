@@ -209,3 +209,21 @@ def test_a_role_taken_from_a_token_user_applies_at_the_next_request(member):
     assert response.status_code == 403
     account.refresh_from_db()
     assert account.stop_level == "none"
+
+
+def test_a_login_stamp_keeps_checked_tokens_but_any_other_user_change_ends_them(member):
+    from django.core.cache import cache
+
+    from genesis_site.authentication import _GENERATION_KEY
+
+    user, _ = member
+    client = bearer_client(bot_token_create(name="bot", user=user, days=30))
+    assert client.get(STATUS).status_code == 200
+    before = cache.get(_GENERATION_KEY)
+    user.last_login = timezone.now()
+    user.save(update_fields=["last_login"])
+    assert cache.get(_GENERATION_KEY) == before
+    user.first_name = "Renamed"
+    user.save(update_fields=["first_name"])
+    if before is not None:  # a shared cache (Redis) carries a new generation to every process
+        assert cache.get(_GENERATION_KEY) != before
