@@ -2,8 +2,11 @@ from decimal import Decimal
 
 import pytest
 
+from tests.risk.factories import active_policy
+from tests.trading.factories import TradingAccountFactory
 from trading.exchanges.emulator import ExchangeEmulator
 from trading.exchanges.live import LiveExchange, RetryPolicy, binance_client
+from trading.models import TradingMode
 
 API_KEY, SECRET = "emulator-test-key", "emulator-test-secret"
 FAST_RETRY = RetryPolicy(attempts=4, base_seconds=0.001, cap_seconds=0.01)
@@ -29,3 +32,16 @@ def client(emulator):
 @pytest.fixture
 def adapter(client):
     return LiveExchange(client=client, retry=FAST_RETRY)
+
+
+@pytest.fixture
+def live_account():
+    """A LIVE account on the emulator's exchange (binance) with an active policy."""
+    account = TradingAccountFactory(mode=TradingMode.LIVE, exchange_id="binance", symbols=["BTC/USDT"])
+    active_policy(account)
+    return account
+
+
+@pytest.fixture
+def live_adapter(client, live_account):
+    return LiveExchange(client=client, retry=FAST_RETRY, account_id=live_account.pk)

@@ -13,12 +13,10 @@ from compliance.services import Actor
 from risk.services import trading_flatten
 from tests.genesis_site.factories import UserFactory
 from tests.risk.factories import active_policy
-from tests.trading.conftest import FAST_RETRY
 from tests.trading.factories import TradingAccountFactory
-from trading.exchanges.live import LiveExchange
 from trading.exchanges.paper import PaperExchange
 from trading.markets import market_get
-from trading.models import Fill, Order, Position, TradingMode
+from trading.models import Fill, Order, Position
 from trading.positions import is_dust, sellable_amount
 from trading.serializers import account_state
 from trading.services.live_orders import order_submit_live
@@ -49,18 +47,6 @@ def test_the_sellable_amount_is_on_the_lot_step_and_above_the_minimums(quantity,
 
 
 # --- LIVE: the real ccxt client against the exchange emulator, fees charged in BTC -------------
-
-
-@pytest.fixture
-def live_account():
-    account = TradingAccountFactory(mode=TradingMode.LIVE, exchange_id="binance", symbols=["BTC/USDT"])
-    active_policy(account)
-    return account
-
-
-@pytest.fixture
-def live_adapter(client, live_account):
-    return LiveExchange(client=client, retry=FAST_RETRY, account_id=live_account.pk)
 
 
 def test_a_live_flatten_after_a_base_fee_sells_on_the_step_and_leaves_the_satoshi_as_dust(

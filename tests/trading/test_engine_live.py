@@ -12,9 +12,8 @@ from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_verify
 from compliance.services import Actor
 from tests.risk.factories import active_policy
-from tests.trading.conftest import API_KEY, FAST_RETRY, SECRET
+from tests.trading.conftest import API_KEY, SECRET
 from tests.trading.factories import StrategyFactory, TradingAccountFactory
-from trading.exchanges.live import LiveExchange
 from trading.models import Candle, Fill, Order, Position, StopLevel, TradingAccount, TradingMode
 from trading.services.credentials import credential_store
 from trading.services.engine import engine_tick
@@ -42,11 +41,6 @@ def live_account():
     StrategyFactory(account=account)
     active_policy(account)
     return account
-
-
-@pytest.fixture
-def live_adapter(client, live_account):
-    return LiveExchange(client=client, retry=FAST_RETRY, account_id=live_account.pk)
 
 
 def posts(emulator):

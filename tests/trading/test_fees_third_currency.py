@@ -15,11 +15,9 @@ from compliance.services import Actor
 from compliance.taxlots import TaxLotFeeCurrency, tax_lots_for_account
 from risk.models import Alert
 from tests.genesis_site.factories import UserFactory
-from tests.risk.factories import active_policy
-from tests.trading.conftest import API_KEY, FAST_RETRY
-from tests.trading.factories import TradingAccountFactory
-from trading.exchanges.live import ExchangeTrade, LiveExchange
-from trading.models import Fill, Position, Ticker, TradingMode
+from tests.trading.conftest import API_KEY
+from trading.exchanges.live import ExchangeTrade
+from trading.models import Fill, Position, Ticker
 from trading.performance import performance_by_symbol, trade_statistics
 from trading.services.live_orders import _fee_rates, order_submit_live
 from trading.services.positions import positions_rebuild
@@ -27,18 +25,6 @@ from trading.services.positions import positions_rebuild
 pytestmark = pytest.mark.django_db
 OPS = Actor("user", "ops")
 D = Decimal
-
-
-@pytest.fixture
-def live_account():
-    account = TradingAccountFactory(mode=TradingMode.LIVE, exchange_id="binance", symbols=["BTC/USDT"])
-    active_policy(account)
-    return account
-
-
-@pytest.fixture
-def live_adapter(client, live_account):
-    return LiveExchange(client=client, retry=FAST_RETRY, account_id=live_account.pk)
 
 
 @pytest.fixture

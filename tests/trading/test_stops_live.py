@@ -13,13 +13,10 @@ from compliance.selectors import audit_chain_verify
 from compliance.services import Actor
 from risk.models import Alert
 from risk.services import trading_flatten, trading_halt, trading_pause_entries
-from tests.risk.factories import active_policy
-from tests.trading.conftest import API_KEY, FAST_RETRY, SECRET
-from tests.trading.factories import TradingAccountFactory
+from tests.trading.conftest import API_KEY, SECRET
 from tests.trading.test_engine_live import order_actions, rising_market
-from trading.exchanges.live import LiveExchange
 from trading.exchanges.paper import PaperExecution, PaperFill
-from trading.models import Fill, Order, Position, StopLevel, TradingAccount, TradingMode
+from trading.models import Fill, Order, Position, StopLevel, TradingAccount
 from trading.services.credentials import credential_store
 from trading.services.engine import engine_tick
 from trading.services.live_orders import order_prepare_live, order_send_live, order_submit_live
@@ -27,18 +24,6 @@ from trading.services.reconcile import reconcile_account
 
 pytestmark = pytest.mark.django_db
 OPS = Actor("user", "ops")
-
-
-@pytest.fixture
-def live_account():
-    account = TradingAccountFactory(mode=TradingMode.LIVE, exchange_id="binance", symbols=["BTC/USDT"])
-    active_policy(account)
-    return account
-
-
-@pytest.fixture
-def live_adapter(client, live_account):
-    return LiveExchange(client=client, retry=FAST_RETRY, account_id=live_account.pk)
 
 
 def resting_buy(account, adapter, key, amount="0.002", price="59000") -> Order:
