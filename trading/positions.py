@@ -20,7 +20,7 @@ exposure, risk and flatten, its quantity kept (it merges into the next buy of th
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal
 
-from trading.exchanges.paper import FEE_QUANTUM
+from trading.exchanges.paper import FEE_QUANTUM, market_fee
 from trading.markets import Market, UnknownMarket, market_get
 
 STORE_QUANTUM = Decimal("0.0000000001")  # MONEY decimal_places = 10
@@ -117,7 +117,7 @@ def sellable_amount(market: Market, *, quantity: Decimal, price: Decimal) -> Dec
     taker fee is below the minimum notional (the paper exchange's check, SPEC T4)."""
     amount = market.floor_amount(quantity)
     notional = amount * price
-    fee = (notional * market.taker_fee).quantize(FEE_QUANTUM, rounding=ROUND_UP)
+    fee = market_fee(market, notional=notional)
     if amount <= 0 or amount < market.min_amount or notional - fee < market.min_notional:
         return ZERO
     return amount

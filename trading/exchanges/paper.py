@@ -93,6 +93,13 @@ class BookDepth:
     level_notional: Decimal = Decimal("50000")
 
 
+def market_fee(market: Market, *, notional: Decimal, liquidity: str = "taker") -> Decimal:
+    """The fee on `notional` at the market's maker or taker rate, rounded up to FEE_QUANTUM:
+    never in our favour."""
+    rate = market.maker_fee if liquidity == "maker" else market.taker_fee
+    return (notional * rate).quantize(FEE_QUANTUM, rounding=ROUND_UP)
+
+
 @dataclass(frozen=True)
 class PaperExchange:
     slippage_bps: Decimal = Decimal("5")
@@ -118,8 +125,7 @@ class PaperExchange:
         return self.book(market=market, side=side, last_price=last_price)[0][0]
 
     def fee_for(self, *, market: Market, notional: Decimal, liquidity: str = "taker") -> Decimal:
-        rate = market.maker_fee if liquidity == "maker" else market.taker_fee
-        return (notional * rate).quantize(FEE_QUANTUM, rounding=ROUND_UP)
+        return market_fee(market, notional=notional, liquidity=liquidity)
 
     def _check_amount(self, market: Market, amount: Decimal) -> None:
         if amount < market.min_amount or amount <= 0 or market.floor_amount(amount) != amount:
