@@ -1,4 +1,5 @@
 import difflib
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -22,8 +23,14 @@ def breakers_open(*, account_id: int, now: datetime | None = None, policy: RiskP
     account's active policy, when the caller has it already)."""
     now = now or timezone.now()
     policy = policy or policy_of(config_version_active(account_id=account_id))
-    configs = policy.circuit_breakers or {}
     rows = CircuitBreakerState.objects.filter(account_id=account_id, state="open").values_list("source", "opened_at")
+    return breakers_recovering(rows, now=now, policy=policy)
+
+
+def breakers_recovering(rows: Iterable[tuple[str, datetime]], *, now: datetime, policy: RiskPolicy) -> list[str]:
+    """Of open breakers' (source, opened_at), the sources still inside their recovery timeout,
+    sorted."""
+    configs = policy.circuit_breakers or {}
     return sorted(
         source
         for source, opened_at in rows

@@ -76,6 +76,12 @@ def _day_start(now: datetime) -> datetime:
     return datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
 
 
+def _period_starts(now: datetime) -> tuple[datetime, datetime]:
+    """Where today's and this week's P&L periods began: 00:00 UTC, Monday 00:00 UTC."""
+    day = _day_start(now)
+    return day, day - timedelta(days=day.weekday())
+
+
 def equity_at(*, account_id: int, moment: datetime) -> Decimal | None:
     """Equity of the last snapshot at or before `moment`; None if the account had none yet."""
     return (
@@ -90,8 +96,7 @@ def pnl_bases(*, account: TradingAccount, now: datetime | None = None) -> dict[s
     """The equity today's and this week's P&L are measured from: the last snapshot before the
     period began, or the starting balance if the account had none yet."""
     now = now or timezone.now()
-    day = _day_start(now)
-    week = day - timedelta(days=day.weekday())
+    day, week = _period_starts(now)
     return {
         key: equity_at(account_id=account.pk, moment=start) or account.starting_balance
         for key, start in (("today", day), ("week", week))
@@ -141,17 +146,22 @@ def trading_pacing(*, account_id: int, now: datetime) -> Pacing:
         )
         .values_list("symbol", "last", "today", "hour")
     )
+    opened = Position.objects.filter(account_id=account_id, opened_at__gte=hour_ago).count()
+    return _pacing(now=now, trades=rows, new_positions=opened)
+
+
+def _pacing(*, now: datetime, trades: Iterable[tuple[str, datetime, int, int]], new_positions: int) -> Pacing:
+    """Pacing from per-symbol trades: (symbol, its last trade, trades today, in the last hour)."""
     last_by_symbol, today, hour = {}, 0, 0
-    for symbol, last_at, n_today, n_hour in rows:
+    for symbol, last_at, n_today, n_hour in trades:
         last_by_symbol[symbol] = last_at
         today += n_today
         hour += n_hour
     last = max(last_by_symbol.values(), default=None)
-    opened = Position.objects.filter(account_id=account_id, opened_at__gte=hour_ago).count()
     return Pacing(
         trades_today=today,
         trades_last_hour=hour,
-        new_positions_last_hour=opened,
+        new_positions_last_hour=new_positions,
         seconds_since_last_trade=(now - last).total_seconds() if last else None,
         seconds_since_symbol_trade={s: (now - t).total_seconds() for s, t in last_by_symbol.items()},
     )
@@ -251,39 +261,33 @@ def tick_reads(*, account: TradingAccount, now: datetime, policy, positions: Ite
     """pnl_bases, breakers_open, symbols_locked and trading_pacing of the account at `now`, in
     one statement (the engine's tick). `positions`: all of the account's positions."""
     from risk.models import CircuitBreakerState
-    from risk.policy import Breaker
+    from risk.selectors import breakers_recovering
 
-    day = _day_start(now)
-    week, hour_ago = day - timedelta(days=day.weekday()), now - timedelta(hours=1)
+    day, week = _period_starts(now)
+    hour_ago = now - timedelta(hours=1)
     adapt = connection.ops.adapt_datetimefield_value
     params = {"account": account.pk, "now": adapt(now), "day": adapt(day), "week": adapt(week), "hour": adapt(hour_ago)}
     with connection.cursor() as cursor:
         cursor.execute(_TICK_READS_SQL, params)
         rows = cursor.fetchall()
     moment, money = _converters(CircuitBreakerState, "opened_at"), _converters(EquitySnapshot, "equity")
-    configs = policy.circuit_breakers or {}
-    bases, breakers, locked, last_by_symbol, today, hour = {}, [], set(), {}, 0, 0
+    bases, breakers, locked, trades = {}, [], set(), []
     for kind, name, at, n_today, n_hour, equity in rows:
         if kind == "base":
             bases[name] = money(equity) if equity is not None else None
         elif kind == "trades":
-            last_by_symbol[name] = moment(at)
-            today += n_today
-            hour += n_hour
+            trades.append((name, moment(at), n_today, n_hour))
         elif kind == "lock":
             locked.add(name)
-        elif now - moment(at) < timedelta(seconds=configs.get(name, Breaker()).recovery_seconds):
-            breakers.append(name)
-    last = max(last_by_symbol.values(), default=None)
+        else:
+            breakers.append((name, moment(at)))
     return TickReads(
         bases={k: bases.get(k) or account.starting_balance for k in ("today", "week")},
-        open_breakers=tuple(sorted(breakers)),
+        open_breakers=tuple(breakers_recovering(breakers, now=now, policy=policy)),
         locked_symbols=frozenset(locked),
-        pacing=Pacing(
-            trades_today=today,
-            trades_last_hour=hour,
-            new_positions_last_hour=sum(1 for p in positions if p.opened_at is not None and p.opened_at >= hour_ago),
-            seconds_since_last_trade=(now - last).total_seconds() if last else None,
-            seconds_since_symbol_trade={s: (now - t).total_seconds() for s, t in last_by_symbol.items()},
+        pacing=_pacing(
+            now=now,
+            trades=trades,
+            new_positions=sum(1 for p in positions if p.opened_at is not None and p.opened_at >= hour_ago),
         ),
     )

@@ -1,5 +1,5 @@
 """The engine keeps each account's strategies, universe and active policy per process while
-the account row's config_token is unchanged (trading migration 0013: database triggers change
+the account row's config_token is unchanged (trading migration 0015_tick_config_token: database triggers change
 it on every write to those tables). A change made by anyone -- a service, a queryset update,
 raw SQL, another process -- must take effect on the very next tick; stop levels, breakers and
 symbol locks are read every tick. And a standard tick stays within its query budget."""

@@ -307,7 +307,7 @@ _configs: dict[int, tuple[str, AccountConfig]] = {}
 def account_config(account: TradingAccount) -> AccountConfig:
     """The account's configuration, kept per process while the account row's config_token
     is the one it was read under. The token is changed by database triggers on every write to
-    the account's strategies, universe or config versions (trading migration 0013), from any
+    the account's strategies, universe or config versions (trading migration 0015_tick_config_token), from any
     process, in the writer's transaction; the tick reads it in its account row lock, so a
     pause, an activation or any other change committed before the tick's lock is seen by that
     tick. Stop levels live in the account row, breakers and symbol locks are read every tick.
