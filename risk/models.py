@@ -36,6 +36,10 @@ class ConfigVersion(models.Model):
         return f"v{self.version} {self.sha256[:12]}"
 
 
+# The breaker that paper and live order rejections feed (SPEC R5).
+REJECTION_BREAKER = "order_rejection_burst"
+
+
 class CircuitBreakerState(models.Model):
     """The persisted state of one breaker (SPEC R5), so a restart does not close it."""
 

@@ -215,6 +215,9 @@ class TickReads:
     open_breakers: tuple[str, ...]  # as breakers_open, sorted
     locked_symbols: frozenset[str]  # as symbols_locked
     pacing: Pacing  # as trading_pacing
+    # The order_rejection_burst breaker has failures to forgive or is not closed: an accepted
+    # paper order then has to be recorded on it (paper_orders_execute's `rejections_unsettled`).
+    rejections_unsettled: bool = False
 
 
 # One round trip for the four reads above, in SQL written once: through the ORM they cost
@@ -224,8 +227,10 @@ class TickReads:
 # converted by the ORM's own converters for the fields they come from, so they are what the
 # ORM selectors answer (tests/trading/test_selectors_tick.py compares them on both backends).
 _TICK_READS_SQL = """
-SELECT 'breaker', source, opened_at, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS NUMERIC)
-  FROM risk_circuitbreakerstate WHERE account_id = %(account)s AND state = 'open'
+SELECT CASE WHEN state = 'open' THEN 'breaker' ELSE 'unsettled' END, source, opened_at,
+       CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS NUMERIC)
+  FROM risk_circuitbreakerstate WHERE account_id = %(account)s
+   AND (state = 'open' OR (source = %(rejections)s AND NOT (state = 'closed' AND failures = 0)))
 UNION ALL
 SELECT 'lock', symbol, until, NULL, NULL, NULL
   FROM risk_symbollock WHERE account_id = %(account)s AND until > %(now)s
@@ -258,15 +263,23 @@ def _converters(model, name: str):
 
 
 def tick_reads(*, account: TradingAccount, now: datetime, policy, positions: Iterable[Position]) -> TickReads:
-    """pnl_bases, breakers_open, symbols_locked and trading_pacing of the account at `now`, in
-    one statement (the engine's tick). `positions`: all of the account's positions."""
-    from risk.models import CircuitBreakerState
+    """pnl_bases, breakers_open, symbols_locked, trading_pacing and whether the order rejection
+    breaker is unsettled, of the account at `now`, in one statement (the engine's tick).
+    `positions`: all of the account's positions."""
+    from risk.models import REJECTION_BREAKER, CircuitBreakerState
     from risk.selectors import breakers_recovering
 
     day, week = _period_starts(now)
     hour_ago = now - timedelta(hours=1)
     adapt = connection.ops.adapt_datetimefield_value
-    params = {"account": account.pk, "now": adapt(now), "day": adapt(day), "week": adapt(week), "hour": adapt(hour_ago)}
+    params = {
+        "account": account.pk,
+        "now": adapt(now),
+        "day": adapt(day),
+        "week": adapt(week),
+        "hour": adapt(hour_ago),
+        "rejections": REJECTION_BREAKER,
+    }
     with connection.cursor() as cursor:
         cursor.execute(_TICK_READS_SQL, params)
         rows = cursor.fetchall()
@@ -279,8 +292,9 @@ def tick_reads(*, account: TradingAccount, now: datetime, policy, positions: Ite
             trades.append((name, moment(at), n_today, n_hour))
         elif kind == "lock":
             locked.add(name)
-        else:
+        elif kind == "breaker":
             breakers.append((name, moment(at)))
+    unsettled = any(kind in ("breaker", "unsettled") and name == REJECTION_BREAKER for kind, name, *_ in rows)
     return TickReads(
         bases={k: bases.get(k) or account.starting_balance for k in ("today", "week")},
         open_breakers=tuple(breakers_recovering(breakers, now=now, policy=policy)),
@@ -290,4 +304,5 @@ def tick_reads(*, account: TradingAccount, now: datetime, policy, positions: Ite
             trades=trades,
             new_positions=sum(1 for p in positions if p.opened_at is not None and p.opened_at >= hour_ago),
         ),
+        rejections_unsettled=unsettled,
     )

@@ -93,3 +93,22 @@ def test_a_busy_account_reads_the_same_through_one_statement():
     assert (pacing.trades_today, pacing.trades_last_hour, pacing.new_positions_last_hour) == (4, 2, 1)
     assert pacing.seconds_since_last_trade == 600
     assert set(pacing.seconds_since_symbol_trade) == {"BTC/USDT", "ETH/USDT", "SOL/USDT"}
+
+
+@pytest.mark.parametrize(
+    ("source", "state", "failures", "unsettled"),
+    [
+        ("order_rejection_burst", "closed", 0, False),
+        ("order_rejection_burst", "closed", 2, True),  # failures to forgive
+        ("order_rejection_burst", "half_open", 0, True),
+        ("order_rejection_burst", "open", 5, True),
+        ("api_error_burst", "open", 5, False),  # another breaker
+    ],
+)
+def test_the_order_rejection_breaker_is_unsettled_until_closed_without_failures(source, state, failures, unsettled):
+    account, other = TradingAccountFactory(), TradingAccountFactory()
+    CircuitBreakerState.objects.create(account=account, source=source, state=state, failures=failures, opened_at=NOW)
+    CircuitBreakerState.objects.create(account=other, source="order_rejection_burst", state="open", failures=9)
+    reads = tick_reads(account=account, now=NOW, policy=RiskPolicy(), positions=[])
+    assert reads.rejections_unsettled is unsettled
+    assert one_statement(account, RiskPolicy()) == orm_reads(account, RiskPolicy())  # breakers_open unchanged

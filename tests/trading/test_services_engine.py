@@ -8,6 +8,7 @@ from django.db import transaction
 from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_verify
 from compliance.services import Actor
+from risk.models import REJECTION_BREAKER, CircuitBreakerState
 from risk.policy import default_policy_yaml
 from tests.risk.factories import active_policy, unpaced_policy
 from tests.trading.factories import StrategyFactory, TradingAccountFactory
@@ -18,6 +19,7 @@ from trading.markets import market_get
 from trading.models import EquitySnapshot, Fill, Order, Position, StopLevel, TradingMode
 from trading.positions import PositionState, position_apply_fill
 from trading.selectors import pnl_bases
+from trading.services.accounts import account_replay_set
 from trading.services.engine import engine_tick
 from trading.services.orders import idempotency_key_for, order_execute_paper
 
@@ -131,12 +133,46 @@ def test_halted_and_dry_run_accounts_place_no_orders_but_keep_marking_equity():
     assert EquitySnapshot.objects.filter(account=dry).count() == 100
 
 
+def test_a_new_market_data_source_starts_the_cursor_again_but_never_reuses_a_client_order_id():
+    account = make_account()
+    unpaced_policy(account)  # no wall-clock pacing: the same cursor, the same decision
+
+    def run(ticks: int) -> dict[int, list]:
+        placed = {}
+        for _ in range(ticks):
+            result = engine_tick(account_id=account.pk)
+            if result.orders:
+                account.refresh_from_db()
+                placed[account.feed_cursor] = result.orders
+        return placed
+
+    before = run(300)
+    # Back to its scenario from its first candle: the same cursors, often the same decisions.
+    account_replay_set(account_id=account.pk, files={}, speed=0, actor=Actor.system("tests"), reason="restart")
+    after = run(300)
+    again = before.keys() & after.keys()
+    assert again, "no order at a cursor that had one before the restart: the test proves nothing"
+    for cursor in again:  # placed and booked, neither taken for a replay nor refused as a collision
+        assert {o.idempotency_key for o in before[cursor]}.isdisjoint(o.idempotency_key for o in after[cursor])
+        assert all(o.status == "filled" for o in after[cursor])
+    assert Order.objects.values("idempotency_key").distinct().count() == Order.objects.count()
+
+
+def test_an_accepted_order_forgives_the_rejection_breakers_failures_the_tick_read():
+    account = make_account()
+    CircuitBreakerState.objects.create(account=account, source=REJECTION_BREAKER, state="closed", failures=3)
+    order = tick_until_order(account).orders[0]
+    assert order.status == "filled"
+    breaker = CircuitBreakerState.objects.get(account=account, source=REJECTION_BREAKER)
+    assert (breaker.state, breaker.failures) == ("closed", 0)
+
+
 def test_the_same_tick_gets_the_same_client_order_id_and_a_resubmit_is_a_no_op():
     account = make_account()
     order = tick_until_order(account).orders[0]
     account.refresh_from_db()
     key = idempotency_key_for(
-        account_id=account.pk, cursor=account.feed_cursor, strategy_id=order.strategy_id, symbol=order.symbol
+        account_id=account.pk, tick=account.tick_seq, strategy_id=order.strategy_id, symbol=order.symbol
     )
     assert key == order.idempotency_key and len(key) <= 36
     cash, events = account.cash_balance, AuditEvent.objects.count()

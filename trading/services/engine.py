@@ -35,7 +35,6 @@ from trading.models import (
     Candle,
     EquitySnapshot,
     Order,
-    OrderStatus,
     Position,
     StopLevel,
     Strategy,
@@ -84,10 +83,18 @@ class _Book:
     account: TradingAccount
     positions: dict[str, Position]
     marks: dict[str, Decimal]
+    # Each position's (mark, high water mark) as its row holds them, so that _marks_save
+    # writes only what changed since the tick read the row or an order saved it.
+    stored: dict[int, tuple] = field(default_factory=dict)
+    # Whether the order rejection breaker has something to record for an accepted order.
+    rejections_unsettled: bool = False
 
     def position(self, symbol: str) -> Position:
+        """The account's position in `symbol`; a new one is inserted by the order that fills it."""
         if symbol not in self.positions:
-            self.positions[symbol] = Position.objects.create(account=self.account, symbol=symbol)
+            position = self.positions[symbol] = Position(account=self.account, symbol=symbol)
+            if symbol in self.marks:
+                _mark(position, self.marks[symbol])
         return self.positions[symbol]
 
     def open_values(self) -> dict[str, Decimal]:
@@ -380,8 +387,11 @@ def _tick_locked(
         positions={p.symbol: p for p in Position.objects.filter(account=account)},
         marks={s: c.close for s, c in candles.items()},
     )
-    # The marks as read, so that a mark this tick leaves unchanged is not written again.
-    marked = {p.pk: (p.mark_price, p.high_water_mark) for p in book.positions.values()}
+    book.stored = {p.pk: (p.mark_price, p.high_water_mark) for p in book.positions.values()}
+    # Marked before any order, so that an order's save of its position carries the mark.
+    for symbol, position in book.positions.items():
+        if symbol in book.marks:
+            _mark(position, book.marks[symbol])
     config_hash = version.sha256 if version else ""
     account.tick_seq += 1
     result = TickResult(
@@ -394,6 +404,7 @@ def _tick_locked(
     result.rejected_ticks = rejected
     equity = book.equity()
     reads = tick_reads(account=account, now=now, policy=policy, positions=book.positions.values())
+    book.rejections_unsettled = reads.rejections_unsettled
     bases = reads.bases
     pnl = pnl_summary(account=account, equity=equity, now=now, bases=bases)
     account.peak_equity = max(account.peak_equity or account.starting_balance, equity)
@@ -445,7 +456,7 @@ def _tick_locked(
                 continue
             _act(tick, strategy, signal)
 
-    _marks_save(book, marked)
+    _marks_save(book)
     result.equity = book.equity()
     open_positions = [p for p in book.positions.values() if p.is_open]
     snapshot = EquitySnapshot.objects.create(
@@ -555,14 +566,17 @@ def _drawdown_guard(account: TradingAccount, policy: RiskPolicy, drawdown: Decim
         trading_halt_locked(account, Actor.system("drawdown_guard"), reason)
 
 
-def _marks_save(book: _Book, marked: dict[int, tuple]) -> None:
-    """Mark every position with this tick's accepted price and write the marks that changed
-    since the tick read them (`marked`; a position made this tick has none there, so it is written)."""
+def _marks_save(book: _Book) -> None:
+    """Write the marks that differ from what each position's row holds (`book.stored`). Each
+    position is marked again first: an order this tick may have opened or closed it, which
+    moves its high water mark. A position no order filled has no row and is not written."""
     changed = []
     for symbol, position in book.positions.items():
+        if position.pk is None:
+            continue
         if symbol in book.marks:
             _mark(position, book.marks[symbol])
-        if marked.get(position.pk, (None, None)) != (position.mark_price, position.high_water_mark):
+        if book.stored.get(position.pk) != (position.mark_price, position.high_water_mark):
             changed.append(position)
     if len(changed) == 1:
         position = changed[0]
@@ -582,15 +596,14 @@ def _mark(position: Position, mark: Decimal) -> None:
 
 
 def _risk_exits(tick: _Tick) -> set[str]:
-    """Mark every position, then close those whose stop loss, take profit or trailing stop is
-    hit (SPEC R4), whatever the strategies say. Returns the symbols exited this tick, which
+    """Close the positions whose stop loss, take profit or trailing stop is hit at this tick's
+    marks (SPEC R4), whatever the strategies say. Returns the symbols exited this tick, which
     may not be re-entered in the same tick."""
     book, exited = tick.book, set()
     for symbol, position in list(book.positions.items()):
         mark = book.marks.get(symbol)
         if mark is None or not position.is_open:
             continue
-        _mark(position, mark)
         reason = exit_reason(
             average_cost=position.average_cost, mark=mark, high_water_mark=position.high_water_mark, policy=tick.policy
         )
@@ -634,7 +647,7 @@ def _pacing_now(tick: _Tick) -> Pacing:
 def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
     """Size, gate and execute one signal. `strategy` is None for the risk exits of SPEC R4."""
     book, policy, exchange, result = tick.book, tick.policy, tick.exchange, tick.result
-    correlation_id, config_hash, cursor = tick.correlation_id, tick.config_hash, tick.cursor
+    correlation_id, config_hash = tick.correlation_id, tick.config_hash
     account, symbol = book.account, signal.symbol
     if symbol in tick.in_flight:
         return  # an earlier order on it is not settled yet (LIVE): no second one
@@ -714,7 +727,7 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
             )
         return
     key = idempotency_key_for(
-        account_id=account.pk, cursor=cursor, strategy_id=strategy.pk if strategy else 0, symbol=symbol
+        account_id=account.pk, tick=account.tick_seq, strategy_id=strategy.pk if strategy else 0, symbol=symbol
     )
     if tick.live:
         _act_live(tick, strategy, signal, amount=amount, price=price, key=key)
@@ -730,19 +743,26 @@ def _act(tick: _Tick, strategy: Strategy | None, signal: Signal) -> None:
         reason=signal.reason,
     )
     # The same set-based path as any batch of paper orders; the tick saves the cash with its
-    # other account fields, so the batch does not write it a second time.
-    [(order, _fill)] = paper_orders_execute(
+    # other account fields, so the batch does not write it a second time. Its key is new by
+    # construction (this tick's number), so the batch does not look for a recorded one.
+    position = book.position(symbol)
+    [(order, execution)] = paper_orders_execute(
         account=account,
         intents=[intent],
         exchange=exchange,
         config_hash=config_hash,
         actor=ENGINE,
-        positions={symbol: book.position(symbol)},
+        positions={symbol: position},
         at=tick.now,
         save_cash=False,
+        check_replays=False,
+        rejections_unsettled=book.rejections_unsettled,
     )
-    if order.status == OrderStatus.REJECTED:
+    if execution is None:  # rejected: recorded on the breaker
         metrics.order_rejections_total.labels(reason="exchange").inc()
+        book.rejections_unsettled = True
+    else:  # the position's row was saved with this tick's mark
+        book.stored[position.pk] = (position.mark_price, position.high_water_mark)
     result.orders.append(order)
 
 

@@ -24,11 +24,13 @@ from trading.models import Fill, Order, OrderStatus, Position, Strategy, Trading
 from trading.positions import PositionState, cash_delta, position_apply_fill, symbol_dust
 
 
-def idempotency_key_for(*, account_id: int, cursor: int, strategy_id: int, symbol: str) -> str:
-    """Deterministic per (account, tick, strategy, symbol): a re-run of the same tick reuses
-    the key, and the unique constraint turns the retry into a no-op. 36 characters, within
-    every major exchange's client-order-id limit."""
-    digest = hashlib.sha256(f"{account_id}:{cursor}:{strategy_id}:{symbol}".encode()).hexdigest()
+def idempotency_key_for(*, account_id: int, tick: int, strategy_id: int, symbol: str) -> str:
+    """Deterministic per (account, tick number, strategy, symbol): a re-run of a tick that
+    rolled back reuses the key, and the unique constraint turns a retry into a no-op. The tick
+    number (TradingAccount.tick_seq), not the feed cursor, since a change of market data
+    source starts the cursor again and must not bring back keys already used. 36 characters,
+    within every major exchange's client-order-id limit."""
+    digest = hashlib.sha256(f"{account_id}:{tick}:{strategy_id}:{symbol}".encode()).hexdigest()
     return f"gen-{digest[:32]}"
 
 
@@ -68,24 +70,28 @@ def order_transition(
     _order_event(order, actor=actor, config_hash=config_hash, extra=extra)
 
 
-def _rejection_breaker(account_id: int, *, outcomes: list[bool], now: datetime | None = None) -> None:
-    """Feed the paper exchange's answers, in order, to the order_rejection_burst breaker (SPEC
-    R5), as the live adapter does for the real exchange: every rejection, and acceptances
-    only when the breaker has failures to forgive (healthy orders cost one read, no write)."""
-    from risk.models import CircuitBreakerState
+def _rejection_breaker(
+    account_id: int, *, outcomes: list[bool], now: datetime | None = None, unsettled: bool | None = None
+) -> None:
+    """Feed the paper exchange's answers, in order, to the order rejection breaker (SPEC R5),
+    as the live adapter does for the real exchange: every rejection, and acceptances only
+    when the breaker is unsettled (failures to forgive, or not closed), which costs a read
+    unless the caller knows (`unsettled`, from the engine tick's reads)."""
+    from risk.models import REJECTION_BREAKER, CircuitBreakerState
     from risk.services.breakers import breaker_record_many
 
-    source = "order_rejection_burst"
-    if not outcomes or (
-        all(outcomes)
-        and not (
-            CircuitBreakerState.objects.filter(account_id=account_id, source=source)
-            .exclude(state="closed", failures=0)
-            .exists()
-        )
-    ):
+    if not outcomes:
         return
-    breaker_record_many(account_id=account_id, source=source, outcomes=outcomes, now=now)
+    if all(outcomes):
+        if unsettled is None:
+            unsettled = (
+                CircuitBreakerState.objects.filter(account_id=account_id, source=REJECTION_BREAKER)
+                .exclude(state="closed", failures=0)
+                .exists()
+            )
+        if not unsettled:
+            return
+    breaker_record_many(account_id=account_id, source=REJECTION_BREAKER, outcomes=outcomes, now=now)
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,8 @@ def paper_orders_execute(
     positions: dict[str, Position] | None = None,
     at: datetime | None = None,
     save_cash: bool = True,
+    check_replays: bool = True,
+    rejections_unsettled: bool | None = None,
 ) -> list[tuple[Order, PaperExecution | None]]:
     """Place `intents` in order on the paper exchange for `account`: create, submit and fill
     (or reject) each market order, booking its fills into the position and the cash, exactly
@@ -139,11 +147,16 @@ def paper_orders_execute(
     without their own lock). `positions` (by symbol) are the account's rows the caller holds
     and are updated in place; symbols missing from it are read, or created when first filled.
     `at` stamps the orders and fills (default: now). `save_cash=False` leaves the account's
-    cash to the caller's own save of the account in the same transaction (the engine tick)."""
+    cash to the caller's own save of the account in the same transaction (the engine tick).
+    `check_replays=False` skips the read of recorded keys for a caller whose keys are new by
+    construction (the engine tick: its tick number never repeats); a key recorded after all
+    is still refused by the unique constraint, which rolls back the caller's transaction.
+    `rejections_unsettled`: whether the order rejection breaker is unsettled, if the caller
+    read it (see _rejection_breaker)."""
     at = at or timezone.now()
     positions = {} if positions is None else positions
     with audit_batch():  # the batch's events: one chain-head lock, one insert
-        replays = _replays(account, intents)
+        replays = _replays(account, intents) if check_replays else {}
         _positions_load(account, positions, {i.market.symbol for i in intents if i.idempotency_key not in replays})
         placed = [
             _place(account, positions, intent, exchange, at)
@@ -153,7 +166,9 @@ def paper_orders_execute(
         _write(account, placed, at=at, save_cash=save_cash)
         for p in placed:
             _placed_events(p, actor=actor, config_hash=config_hash)
-        _rejection_breaker(account.pk, outcomes=[p.execution is not None for p in placed], now=at)
+        _rejection_breaker(
+            account.pk, outcomes=[p.execution is not None for p in placed], now=at, unsettled=rejections_unsettled
+        )
     done = {p.intent.idempotency_key: (p.order, p.execution) for p in placed}
     return [done.get(i.idempotency_key) or (replays[i.idempotency_key], None) for i in intents]
 
