@@ -304,5 +304,9 @@ GENESIS_EMBEDDED_SCHEDULER = env_bool("GENESIS_EMBEDDED_SCHEDULER", True)
 # worker's thread and the request returns at once (full stack: a Celery task). Off in the unit
 # tests' settings, where a run started by a test must run inside the test's transaction.
 GENESIS_VALIDATION_BACKGROUND = env_bool("GENESIS_VALIDATION_BACKGROUND", True)
+# Embedded mode: a LIVE halt's or flatten's exchange work (cancels, then a flatten's exits) runs
+# on its own background thread once the stop commits, and the request returns at once (full
+# stack: a Celery task). Off in the unit tests' settings, as above.
+GENESIS_STOP_BACKGROUND = env_bool("GENESIS_STOP_BACKGROUND", True)
 # Every web process runs the dead man's switch and the engine-silent check (SPEC R6).
 GENESIS_WATCHDOG = env_bool("GENESIS_WATCHDOG", True)
