@@ -76,14 +76,12 @@ def _locked_account(account_id: int, reason: str) -> TradingAccount:
     return TradingAccount.objects.select_for_update().get(pk=account_id)
 
 
-def _audit(account: TradingAccount, actor: Actor, action: str, **payload) -> None:
-    version = config_version_active(account_id=account.pk)
+def _audit(account: TradingAccount, actor: Actor, action: str, *, config_hash: str | None = None, **payload) -> None:
+    if config_hash is None:
+        version = config_version_active(account_id=account.pk)
+        config_hash = version.sha256 if version else ""
     audit_append(
-        actor=actor,
-        action=action,
-        obj=account,
-        payload={"account": account.pk, **payload},
-        config_hash=version.sha256 if version else "",
+        actor=actor, action=action, obj=account, payload={"account": account.pk, **payload}, config_hash=config_hash
     )
 
 
@@ -248,7 +246,7 @@ def trading_halt_locked(account: TradingAccount, actor: Actor, reason: str, *, l
             )
             cancelled += 1
     counted = {"cancel_on_exchange": cancelled} if live else {"cancelled_orders": cancelled}
-    _audit(account, actor, f"stop.{level}", reason=reason, **counted)
+    _audit(account, actor, f"stop.{level}", config_hash=config_hash, reason=reason, **counted)
     alert_raise(
         account_id=account.pk,
         type="kill_switch",
