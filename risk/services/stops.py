@@ -4,15 +4,19 @@ Every change takes the account row lock that the engine tick also takes, so a ti
 ran entirely before the change or sees it: once a halt commits, no order follows. Each change
 is audited with its reason and persists across restarts (it is database state).
 
-LIVE accounts (SPEC R6, §10 "cancels go out within 2 s"): the stop level and its audit commit
-first; then, inline in the calling request, task or command, every open order is cancelled on
-the exchange by client order id and the exchange's answer is applied (cancelled, or filled if
-it filled first). No row is called cancelled before the exchange says so. No transaction is
-held across a network call. A cancel that fails after the adapter's retries stays open in the
-database: the next engine tick of the halted account and every reconciliation pass cancel it
-again. Orders committed before the halt but not yet sent are refused by `order_send_live`'s
-check under the row locks, and reconciliation cancels anything a halted account has open on
-the exchange. A flatten then sells each position at market through the same live path.
+LIVE accounts (SPEC R6, §9 "kill switch POST p99 <= 50 ms", §10 "cancels go out within 2 s"):
+the stop level and its audit commit, and the caller gets its answer without waiting for the
+exchange (counted in `StopResult.cancel_on_exchange`). Once committed, the `risk.stop_enforce_live`
+task (a Celery worker with late acks, or the embedded mode's urgent worker thread) cancels every
+open order on the exchange by client order id and applies the answer (cancelled, or filled if it
+filled first); a flatten's exits are sent after its cancels. A caller that must see the outcome
+(`trading_stop`, tests) passes `wait=True` and runs the same `stop_enforce_live` before it
+returns. No row is called cancelled before the exchange says so, and no transaction is held
+across a network call. A cancel that fails after the adapter's retries, or a task that is lost
+(a broker outage, every worker gone), leaves the order open in the database: the next engine
+tick of the halted account and every reconciliation pass cancel it. Orders committed before the
+halt but not yet sent are refused by `order_send_live`'s check under the row locks, and
+reconciliation cancels anything a halted account has open on the exchange.
 """
 
 import logging
