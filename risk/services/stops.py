@@ -30,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import Actor, audit_append
-from genesis_site.domain_errors import Conflict
+from genesis_site.domain_errors import Conflict, NotFound
 from risk.alerts import alert_raise
 from risk.exceptions import RiskError
 from risk.models import SymbolLock
@@ -74,6 +74,12 @@ class StopConflict(StopRefused, Conflict):
     code = "stop_conflict"
 
 
+class StopNotFound(StopRefused, NotFound):
+    """The stop or release names a strategy the account does not have."""
+
+    code = "stop_not_found"
+
+
 def _locked_account(account_id: int, reason: str) -> TradingAccount:
     if not reason.strip():
         raise StopRefused("reason: every stop and release needs a reason")
@@ -87,6 +93,15 @@ def _audit(account: TradingAccount, actor: Actor, action: str, *, config_hash: s
     audit_append(
         actor=actor, action=action, obj=account, payload={"account": account.pk, **payload}, config_hash=config_hash
     )
+
+
+def _strategy_refused(account: TradingAccount, name: str, wanted: str) -> StopRefused:
+    """Why a pause (wanted "active") or resume (wanted "paused") of strategy `name` changed
+    nothing: no such strategy (404), or one in another state (409)."""
+    state = Strategy.objects.filter(account=account, name=name).values_list("state", flat=True).first()
+    if state is None:
+        return StopNotFound(f"strategy: no strategy {name!r} on account {account.name}")
+    return StopConflict(f"strategy: {name!r} on account {account.name} is {state}, not {wanted}")
 
 
 def _set_level(account: TradingAccount, level: str, reason: str) -> None:
@@ -111,7 +126,7 @@ def trading_pause_entries(
         if strategy is not None:
             updated = Strategy.objects.filter(account=account, name=strategy).exclude(state=StrategyState.DISABLED)
             if not updated.update(state=StrategyState.PAUSED):
-                raise StopRefused(f"strategy: no active strategy {strategy!r} on account {account.name}")
+                raise _strategy_refused(account, strategy, "active")
             _audit(account, actor, "stop.pause_entries", scope="strategy", strategy=strategy, reason=reason)
             account_changed(account_id=account.pk, kind="strategy", strategy=strategy, state=StrategyState.PAUSED)
         elif symbol is not None:
@@ -470,7 +485,7 @@ def trading_release(
             if not Strategy.objects.filter(account=account, name=strategy, state=StrategyState.PAUSED).update(
                 state=StrategyState.ACTIVE
             ):
-                raise StopRefused(f"strategy: no paused strategy {strategy!r} on account {account.name}")
+                raise _strategy_refused(account, strategy, "paused")
             _audit(account, actor, "stop.release", scope="strategy", strategy=strategy, reason=reason)
             account_changed(account_id=account.pk, kind="strategy", strategy=strategy, state=StrategyState.ACTIVE)
         elif symbol is not None:

@@ -120,7 +120,7 @@ def test_release_returns_the_account_to_trading_and_everything_is_audited(accoun
         (lambda a: trading_release(account_id=a.pk, actor=OPS, reason="x"), "is not stopped"),
         (
             lambda a: trading_pause_entries(account_id=a.pk, actor=OPS, reason="x", strategy="nope"),
-            "no active strategy",
+            "no strategy .nope. on account",
         ),
         (lambda a: trading_pause_entries(account_id=a.pk, actor=OPS, reason="x", symbol="BTC/USDT"), "minutes:"),
     ],
