@@ -144,6 +144,9 @@ CELERY_TASK_TIME_LIMIT = 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# The kill switch's exchange work has a queue and a worker of its own (docker-compose
+# `worker-urgent`, run-full.sh), so its cancels never wait behind ticks or a validation run.
+CELERY_TASK_ROUTES = {"risk.stop_enforce_live": {"queue": "urgent"}}
 
 GENESIS_TICK_SECONDS = env_number("GENESIS_TICK_SECONDS", 2.0, cast=float, minimum=0.1)
 GENESIS_HEARTBEAT_SECONDS = 10.0
