@@ -183,7 +183,7 @@ def trading_halt(
         counted = trading_halt_locked(account, actor, reason, level=StopLevel.HALT)
         if account.mode != TradingMode.LIVE:
             return StopResult(cancelled_orders=counted)
-        if not wait:
+        if counted and not wait:
             _stop_enforce_queue(account.pk, actor, f"halt: {reason}")
     result = StopResult(cancel_on_exchange=counted)
     if wait:
@@ -359,7 +359,7 @@ def trading_flatten(
             paper = exchange if isinstance(exchange, PaperExchange) else PaperExchange()
             return _flatten_paper(account, actor, reason, paper)
         to_cancel, exits, dusted, config_hash = _flatten_prepare_live(account, actor, reason)
-        if not wait:
+        if (to_cancel or exits) and not wait:
             _stop_enforce_queue(account.pk, actor, f"flatten: {reason}", exits, config_hash)
     result = StopResult(cancel_on_exchange=to_cancel, closed_positions=dusted, exit_orders=len(exits))
     if wait:
