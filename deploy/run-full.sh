@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `make run-full`: web, Celery worker and Celery beat as separate processes against
+# `make run-full`: web, Celery workers and Celery beat as separate processes against
 # DATABASE_URL and REDIS_URL, sharing one Prometheus multiprocess directory. Ctrl-C (or
-# any one process exiting) stops all three.
+# any one process exiting) stops them all.
 set -eu
 PY=${PY:-.venv/bin/python}
 PORT=${PORT:-8000}
@@ -17,7 +17,9 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$PY" -m celery -A genesis_site worker --loglevel=INFO --concurrency=2 &
+"$PY" -m celery -A genesis_site worker --loglevel=INFO --concurrency=2 -Q celery,urgent &
+# The kill switch's queue (CELERY_TASK_ROUTES): its cancels never wait behind other tasks.
+"$PY" -m celery -A genesis_site worker --loglevel=INFO --concurrency=1 -Q urgent -n urgent@%h &
 "$PY" -m celery -A genesis_site beat --loglevel=INFO --schedule=var/celerybeat-schedule &
 "$PY" manage.py serve --no-seed --port "$PORT" &
 wait -n  # the first process to exit ends the run; the EXIT trap stops the others

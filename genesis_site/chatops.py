@@ -144,15 +144,16 @@ def _resume(inv: Invocation) -> JsonResponse:
 def _halt(inv: Invocation) -> JsonResponse:
     _allowed(inv, "halt")
     account = inv.need_account()
-    cancelled = trading_halt(account_id=account.pk, actor=inv.actor, reason=inv.reason(0))
-    return reply(f":octagonal_sign: *{account.name}* HALTED; {cancelled} open orders cancelled.", public=True)
+    result = trading_halt(account_id=account.pk, actor=inv.actor, reason=inv.reason(0))
+    return reply(f":octagonal_sign: *{account.name}* HALTED; {result.orders_text()}.", public=True)
 
 
 def _flatten(inv: Invocation) -> JsonResponse:
     _allowed(inv, "flatten")
     account = inv.need_account()
-    closed = trading_flatten(account_id=account.pk, actor=inv.actor, reason=inv.reason(0))
-    return reply(f":octagonal_sign: *{account.name}* FLATTENED; {closed} positions closed.", public=True)
+    result = trading_flatten(account_id=account.pk, actor=inv.actor, reason=inv.reason(0))
+    text = f":octagonal_sign: *{account.name}* FLATTENED; {result.orders_text()}; {result.positions_text()}."
+    return reply(text, public=True)
 
 
 def _ack(inv: Invocation) -> JsonResponse:

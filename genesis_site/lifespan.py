@@ -4,7 +4,7 @@ import asyncio
 
 from django.conf import settings
 
-from genesis_site.scheduler import PeriodicRunner, background, beat_jobs
+from genesis_site.scheduler import PeriodicRunner, background, beat_jobs, urgent
 
 WATCHDOG_SECONDS = 10.0
 
@@ -36,6 +36,7 @@ class LifespanMiddleware:
             if message["type"] == "lifespan.startup":
                 if settings.CELERY_TASK_ALWAYS_EAGER:  # embedded: long jobs run on this loop's side
                     background.bind(asyncio.get_running_loop())
+                    urgent.bind(asyncio.get_running_loop())
                 self.runners = self._runners()
                 for runner in self.runners:
                     runner.start()
@@ -44,5 +45,6 @@ class LifespanMiddleware:
                 for runner in self.runners:
                     await runner.stop()
                 background.bind(None)
+                urgent.bind(None)
                 await send({"type": "lifespan.shutdown.complete"})
                 return

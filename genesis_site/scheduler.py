@@ -175,3 +175,18 @@ def _run_closing(name: str, func: Callable[[], None]) -> None:
 
 
 background = BackgroundWorker()
+# The kill switch's cancels have their own thread: never queued behind a validation run.
+urgent = BackgroundWorker(thread_name="genesis-urgent")
+
+
+def task_queue(task, args: tuple, *, worker: BackgroundWorker, in_background: bool) -> None:
+    """Start a task without waiting for it. Full stack: a Celery message for a worker (late
+    acks: redelivered if the worker dies). Embedded (tasks eager): the same task on `worker`'s
+    thread when `in_background`, so the caller returns at once; otherwise eagerly here (unit
+    tests, whose data lives in the test's own transaction)."""
+    from django.conf import settings
+
+    if settings.CELERY_TASK_ALWAYS_EAGER and in_background:
+        worker.submit(f"{task.name} {args}", partial(task.apply, args=args, throw=True))
+    else:
+        task.delay(*args)

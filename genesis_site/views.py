@@ -263,13 +263,13 @@ def _pause_entries(request, account, data):
 
 
 def _halt(request, account, data):
-    cancelled = trading_halt(account_id=account.pk, actor=_actor(request), reason=data["reason"])
-    return f"Trading halted: {cancelled} open order(s) cancelled; no new orders."
+    result = trading_halt(account_id=account.pk, actor=_actor(request), reason=data["reason"])
+    return f"Trading halted: no new orders; {result.orders_text()}."
 
 
 def _flatten(request, account, data):
-    closed = trading_flatten(account_id=account.pk, actor=_actor(request), reason=data["reason"])
-    return f"Flattened: trading halted and {closed} position(s) closed at market."
+    result = trading_flatten(account_id=account.pk, actor=_actor(request), reason=data["reason"])
+    return f"Flattened: trading halted; {result.orders_text()}; {result.positions_text()}."
 
 
 def _release(request, account, data):

@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from compliance.services import Actor, audit_append
+from genesis_site.domain_errors import Conflict
 from genesis_site.secrets import encrypt
 from risk.channels import ChannelSendError, channel_payload, json_post
 from risk.exceptions import RiskError
@@ -63,8 +64,8 @@ class AlertInvalid(RiskError):
     code = "alert_invalid"
 
 
-class AlertStateError(RiskError):
-    """An acknowledge or resolve that does not fit the alert's current state."""
+class AlertStateError(RiskError, Conflict):
+    """An acknowledge or resolve that does not fit the alert's current state (409)."""
 
     code = "alert_state"
 

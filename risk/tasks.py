@@ -2,9 +2,11 @@ from celery import shared_task
 from celery.exceptions import Retry
 from django.conf import settings
 
+from compliance.services import Actor
 from risk.alerts import alert_delivery_send, alerts_escalate
 from risk.models import AlertDeliveryStatus
 from risk.services.reports import risk_report_compute
+from risk.services.stops import stop_enforce_live
 from trading.models import TradingAccount
 
 ALERT_DELIVERY_MAX_RETRIES = 5  # six attempts over about a minute with the default base delay
@@ -44,3 +46,20 @@ def risk_reports_compute_task() -> None:
     """The scheduled risk report of every account (SPEC R9)."""
     for account_id in TradingAccount.objects.values_list("pk", flat=True):
         risk_report_compute(account_id=account_id, trigger="schedule")
+
+
+@shared_task(name="risk.stop_enforce_live", ignore_result=True)
+def stop_enforce_live_task(
+    account_id: int, actor_type: str, actor_name: str, reason: str, exit_order_ids: list[int], config_hash: str
+) -> None:
+    """A committed LIVE halt's or flatten's work on the exchange: cancel every open order, then
+    send a flatten's exits (`stop_enforce_live`). Safe to deliver twice (late acks redeliver
+    it when a worker dies): what is settled is neither cancelled nor sent again. Its own
+    failures are alerted and left to the next tick and reconciliation, which cancel again."""
+    stop_enforce_live(
+        account_id=account_id,
+        actor=Actor(actor_type, actor_name),
+        reason=reason,
+        exit_order_ids=exit_order_ids,
+        config_hash=config_hash,
+    )

@@ -5,7 +5,6 @@ import logging
 import os
 import subprocess
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -146,15 +145,15 @@ def _run_abandon(run: ValidationRun, reason: str) -> None:
 def _queue(run_id: int) -> None:
     """Full stack: a Celery task for a worker. Embedded (tasks eager): the same task on the
     in-process background worker, so the request that started the run returns at once."""
+    from genesis_site.scheduler import background, task_queue
     from validation.tasks import validation_run_execute_task
 
-    if settings.CELERY_TASK_ALWAYS_EAGER and settings.GENESIS_VALIDATION_BACKGROUND:
-        from genesis_site.scheduler import background
-
-        job = partial(validation_run_execute_task.apply, args=(run_id,), throw=True)
-        background.submit(f"validation run {run_id}", job)
-        return
-    validation_run_execute_task.delay(run_id)
+    task_queue(
+        validation_run_execute_task,
+        (run_id,),
+        worker=background,
+        in_background=settings.GENESIS_VALIDATION_BACKGROUND,
+    )
 
 
 def validation_run_execute(*, run_id: int, criteria: LoadedCriteria | None = None) -> ValidationRun:

@@ -144,6 +144,9 @@ CELERY_TASK_TIME_LIMIT = 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# The kill switch's exchange work has a queue and a worker of its own (docker-compose
+# `worker-urgent`, run-full.sh), so its cancels never wait behind ticks or a validation run.
+CELERY_TASK_ROUTES = {"risk.stop_enforce_live": {"queue": "urgent"}}
 
 GENESIS_TICK_SECONDS = env_number("GENESIS_TICK_SECONDS", 2.0, cast=float, minimum=0.1)
 GENESIS_HEARTBEAT_SECONDS = 10.0
@@ -304,5 +307,9 @@ GENESIS_EMBEDDED_SCHEDULER = env_bool("GENESIS_EMBEDDED_SCHEDULER", True)
 # worker's thread and the request returns at once (full stack: a Celery task). Off in the unit
 # tests' settings, where a run started by a test must run inside the test's transaction.
 GENESIS_VALIDATION_BACKGROUND = env_bool("GENESIS_VALIDATION_BACKGROUND", True)
+# Embedded mode: a LIVE halt's or flatten's exchange work (cancels, then a flatten's exits) runs
+# on its own background thread once the stop commits, and the request returns at once (full
+# stack: a Celery task). Off in the unit tests' settings, as above.
+GENESIS_STOP_BACKGROUND = env_bool("GENESIS_STOP_BACKGROUND", True)
 # Every web process runs the dead man's switch and the engine-silent check (SPEC R6).
 GENESIS_WATCHDOG = env_bool("GENESIS_WATCHDOG", True)

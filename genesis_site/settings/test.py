@@ -16,6 +16,7 @@ REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}  # noqa: F40
 GENESIS_EMBEDDED_SCHEDULER = False
 GENESIS_WATCHDOG = False
 GENESIS_VALIDATION_BACKGROUND = False  # runs execute inside the test (tests that need the thread enable it)
+GENESIS_STOP_BACKGROUND = False  # a stop's exchange work runs inside the test (after its commit callbacks)
 STATIC_ROOT = None  # WhiteNoise serves from the finders; nothing is collected in tests
 # Connections opened by database_sync_to_async threads must close after each use, or the
 # test database cannot be dropped at the end of the run.

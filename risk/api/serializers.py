@@ -12,8 +12,27 @@ class StopStateSerializer(serializers.Serializer):
     account = serializers.IntegerField()
     stop_level = serializers.ChoiceField(choices=STOP_LEVELS)
     stop_reason = StrictCharField(allow_blank=True)
-    cancelled_orders = serializers.IntegerField(required=False, help_text="Halt and flatten: orders cancelled.")
-    closed_positions = serializers.IntegerField(required=False, help_text="Flatten: positions closed.")
+    cancelled_orders = serializers.IntegerField(
+        required=False,
+        help_text="Halt and flatten: orders cancelled by the time of this answer (a paper account's: all of them).",
+    )
+    cancel_on_exchange = serializers.IntegerField(
+        required=False,
+        help_text=(
+            "Halt and flatten of a LIVE account: open orders whose cancel goes to the exchange right after "
+            "this answer (the stop is already in force: none of them can be sent any more). Each outcome "
+            "shows in the order's status and audit trail (cancelled, or filled if it filled first); a "
+            "failed cancel raises an api_error_burst alert and is retried by the next tick and reconciliation."
+        ),
+    )
+    closed_positions = serializers.IntegerField(
+        required=False,
+        help_text="Flatten: positions closed by the time of this answer (paper: sold; LIVE: recorded as dust).",
+    )
+    exit_orders = serializers.IntegerField(
+        required=False,
+        help_text="Flatten of a LIVE account: market sells sent to the exchange after the cancels.",
+    )
 
 
 class ReleaseSerializer(AccountCommandSerializer):

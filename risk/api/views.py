@@ -1,6 +1,8 @@
 """Risk API (SPEC O2): stop levels, symbol locks, allow/deny lists, alerts, config versions.
 Every write is one service call behind the permission of its action (genesis_site.roles)."""
 
+from dataclasses import asdict
+
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.decorators import action
@@ -68,23 +70,30 @@ class PauseEntriesView(_StopView):
 class HaltView(_StopView):
     permission_classes = [IsAuthenticated, may("halt")]
 
-    @_stop_schema("Halt (kill switch): cancel every open order; no new orders at all.")
+    @_stop_schema(
+        "Halt (kill switch): no new orders at all from this answer on, and every open order cancelled "
+        "(a LIVE account's on the exchange right after the answer: cancel_on_exchange)."
+    )
     def post(self, request):
         return super().post(request)
 
     def command(self, account, actor, data):
-        return {"cancelled_orders": trading_halt(account_id=account.pk, actor=actor, reason=data["reason"])}
+        result = trading_halt(account_id=account.pk, actor=actor, reason=data["reason"])
+        return {"cancelled_orders": result.cancelled_orders, "cancel_on_exchange": result.cancel_on_exchange}
 
 
 class FlattenView(_StopView):
     permission_classes = [IsAuthenticated, may("flatten")]
 
-    @_stop_schema("Flatten: halt, then close every position at market.")
+    @_stop_schema(
+        "Flatten: halt, then close every position at market (a LIVE account's cancels, then its exits, "
+        "go to the exchange right after the answer: cancel_on_exchange, exit_orders)."
+    )
     def post(self, request):
         return super().post(request)
 
     def command(self, account, actor, data):
-        return {"closed_positions": trading_flatten(account_id=account.pk, actor=actor, reason=data["reason"])}
+        return asdict(trading_flatten(account_id=account.pk, actor=actor, reason=data["reason"]))
 
 
 class ReleaseView(_StopView):

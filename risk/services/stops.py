@@ -4,27 +4,33 @@ Every change takes the account row lock that the engine tick also takes, so a ti
 ran entirely before the change or sees it: once a halt commits, no order follows. Each change
 is audited with its reason and persists across restarts (it is database state).
 
-LIVE accounts (SPEC R6, §10 "cancels go out within 2 s"): the stop level and its audit commit
-first; then, inline in the calling request, task or command, every open order is cancelled on
-the exchange by client order id and the exchange's answer is applied (cancelled, or filled if
-it filled first). No row is called cancelled before the exchange says so. No transaction is
-held across a network call. A cancel that fails after the adapter's retries stays open in the
-database: the next engine tick of the halted account and every reconciliation pass cancel it
-again. Orders committed before the halt but not yet sent are refused by `order_send_live`'s
-check under the row locks, and reconciliation cancels anything a halted account has open on
-the exchange. A flatten then sells each position at market through the same live path.
+LIVE accounts (SPEC R6, §9 "kill switch POST p99 <= 50 ms", §10 "cancels go out within 2 s"):
+the stop level and its audit commit, and the caller gets its answer without waiting for the
+exchange (counted in `StopResult.cancel_on_exchange`). Once committed, the `risk.stop_enforce_live`
+task (a Celery worker with late acks, or the embedded mode's urgent worker thread) cancels every
+open order on the exchange by client order id and applies the answer (cancelled, or filled if it
+filled first); a flatten's exits are sent after its cancels. A caller that must see the outcome
+(`trading_stop`, tests) passes `wait=True` and runs the same `stop_enforce_live` before it
+returns. No row is called cancelled before the exchange says so, and no transaction is held
+across a network call. A cancel that fails after the adapter's retries, or a task that is lost
+(a broker outage, every worker gone), leaves the order open in the database: the next engine
+tick of the halted account and every reconciliation pass cancel it. Orders committed before the
+halt but not yet sent are refused by `order_send_live`'s check under the row locks, and
+reconciliation cancels anything a halted account has open on the exchange.
 """
 
 import logging
 import uuid
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import Actor, audit_append
-from genesis_site.domain_errors import Conflict
+from genesis_site.domain_errors import Conflict, NotFound
 from risk.alerts import alert_raise
 from risk.exceptions import RiskError
 from risk.models import SymbolLock
@@ -68,21 +74,34 @@ class StopConflict(StopRefused, Conflict):
     code = "stop_conflict"
 
 
+class StopNotFound(StopRefused, NotFound):
+    """The stop or release names a strategy the account does not have."""
+
+    code = "stop_not_found"
+
+
 def _locked_account(account_id: int, reason: str) -> TradingAccount:
     if not reason.strip():
         raise StopRefused("reason: every stop and release needs a reason")
     return TradingAccount.objects.select_for_update().get(pk=account_id)
 
 
-def _audit(account: TradingAccount, actor: Actor, action: str, **payload) -> None:
-    version = config_version_active(account_id=account.pk)
+def _audit(account: TradingAccount, actor: Actor, action: str, *, config_hash: str | None = None, **payload) -> None:
+    if config_hash is None:
+        version = config_version_active(account_id=account.pk)
+        config_hash = version.sha256 if version else ""
     audit_append(
-        actor=actor,
-        action=action,
-        obj=account,
-        payload={"account": account.pk, **payload},
-        config_hash=version.sha256 if version else "",
+        actor=actor, action=action, obj=account, payload={"account": account.pk, **payload}, config_hash=config_hash
     )
+
+
+def _strategy_refused(account: TradingAccount, name: str, wanted: str) -> StopRefused:
+    """Why a pause (wanted "active") or resume (wanted "paused") of strategy `name` changed
+    nothing: no such strategy (404), or one in another state (409)."""
+    state = Strategy.objects.filter(account=account, name=name).values_list("state", flat=True).first()
+    if state is None:
+        return StopNotFound(f"strategy: no strategy {name!r} on account {account.name}")
+    return StopConflict(f"strategy: {name!r} on account {account.name} is {state}, not {wanted}")
 
 
 def _set_level(account: TradingAccount, level: str, reason: str) -> None:
@@ -107,7 +126,7 @@ def trading_pause_entries(
         if strategy is not None:
             updated = Strategy.objects.filter(account=account, name=strategy).exclude(state=StrategyState.DISABLED)
             if not updated.update(state=StrategyState.PAUSED):
-                raise StopRefused(f"strategy: no active strategy {strategy!r} on account {account.name}")
+                raise _strategy_refused(account, strategy, "active")
             _audit(account, actor, "stop.pause_entries", scope="strategy", strategy=strategy, reason=reason)
             account_changed(account_id=account.pk, kind="strategy", strategy=strategy, state=StrategyState.PAUSED)
         elif symbol is not None:
@@ -125,15 +144,102 @@ def trading_pause_entries(
             _audit(account, actor, "stop.pause_entries", scope="account", reason=reason)
 
 
-def trading_halt(*, account_id: int, actor: Actor, reason: str, exchange: LiveExchange | None = None) -> int:
-    """The kill switch: no new orders at all, and every open order cancelled. Returns how
-    many orders were cancelled (for a LIVE account: how many the exchange confirmed)."""
+@dataclass(frozen=True)
+class StopResult:
+    """What a halt or flatten has done by the time it returns. The stop level is in force
+    once it returns. A LIVE account's exchange work (`stop_enforce_live`) starts after the
+    commit and is counted in `cancel_on_exchange` and `exit_orders`; the other counts say
+    what is already settled (with `wait`, that includes the exchange's answers)."""
+
+    cancelled_orders: int = 0  # paper: in the stop's transaction; LIVE: confirmed by the exchange
+    cancel_on_exchange: int = 0  # LIVE: open orders whose cancel goes to the exchange after the commit
+    closed_positions: int = 0  # flatten: sold (paper; LIVE: filled, with wait) or recorded as dust
+    exit_orders: int = 0  # LIVE flatten: market sells sent after the cancels
+
+    def orders_text(self) -> str:
+        """The orders part of the answer shown to whoever stopped the account."""
+        if not self.cancel_on_exchange:
+            return f"{self.cancelled_orders} open order(s) cancelled"
+        return f"{self.cancel_on_exchange} open order(s) being cancelled on the exchange"
+
+    def positions_text(self) -> str:
+        """The positions part of a flatten's answer."""
+        closed = f"{self.closed_positions} position(s) closed"
+        if not self.exit_orders:
+            return closed
+        return f"{closed}, {self.exit_orders} being sold at market on the exchange after the cancels"
+
+
+def trading_halt(
+    *, account_id: int, actor: Actor, reason: str, wait: bool = False, exchange: LiveExchange | None = None
+) -> StopResult:
+    """The kill switch: no new orders at all once it returns, and every open order cancelled.
+    A paper account's orders are cancelled in the halt's transaction. A LIVE account's are
+    cancelled on the exchange after the commit by `stop_enforce_live`: queued (the caller does
+    not wait for the exchange), or with `wait` run here before returning (on `exchange` if
+    given: tests, benchmarks)."""
     with transaction.atomic():
         account = _locked_account(account_id, reason)
-        cancelled = trading_halt_locked(account, actor, reason, level=StopLevel.HALT)
-    if account.mode == TradingMode.LIVE:
-        return live_orders_cancel(account_id=account.pk, actor=actor, reason=f"halt: {reason}", exchange=exchange)
-    return cancelled
+        counted = trading_halt_locked(account, actor, reason, level=StopLevel.HALT)
+        if account.mode != TradingMode.LIVE:
+            return StopResult(cancelled_orders=counted)
+        if counted and not wait:
+            _stop_enforce_queue(account.pk, actor, f"halt: {reason}")
+    result = StopResult(cancel_on_exchange=counted)
+    if wait:
+        done = stop_enforce_live(account_id=account.pk, actor=actor, reason=f"halt: {reason}", exchange=exchange)
+        result = replace(result, cancelled_orders=done.cancelled_orders)
+    return result
+
+
+def _stop_enforce_queue(
+    account_id: int, actor: Actor, reason: str, exits: list[int] | None = None, config_hash: str = ""
+) -> None:
+    """Start the stop's exchange work once the stop commits, without waiting for it. Delivered
+    at least once: late acks redeliver it if a worker dies; and were it lost all the same,
+    the halted account's next tick and every reconciliation pass cancel its open orders."""
+    from genesis_site.scheduler import task_queue, urgent
+    from risk.tasks import stop_enforce_live_task
+
+    args = (account_id, actor.type, actor.name, reason, exits or [], config_hash)
+    transaction.on_commit(
+        lambda: task_queue(stop_enforce_live_task, args, worker=urgent, in_background=settings.GENESIS_STOP_BACKGROUND),
+        robust=True,  # a broker outage must not turn a committed halt into an error answer
+    )
+
+
+def stop_enforce_live(
+    *,
+    account_id: int,
+    actor: Actor,
+    reason: str,
+    exit_order_ids: list[int] | None = None,
+    config_hash: str = "",
+    exchange: LiveExchange | None = None,
+) -> StopResult:
+    """A committed halt's or flatten's work on the exchange, outside any transaction: every
+    open order cancelled (`live_orders_cancel`), then a flatten's exits sent. Idempotent, so
+    safe to deliver twice: a settled order is neither cancelled nor sent again, and an exit
+    already on the exchange is found by its client order id. Returns the cancels the exchange
+    confirmed and the exits that filled."""
+    live = _live_exchange(account_id, exchange)
+    # Cancels first: a resting sell holds the coins the exit has to sell.
+    cancelled = live_orders_cancel(account_id=account_id, actor=actor, reason=reason, exchange=live)
+    exits = list(Order.objects.filter(pk__in=exit_order_ids or []).order_by("pk"))
+    if live is None:
+        if exits:
+            alert_raise(
+                account_id=account_id,
+                type="api_error_burst",
+                message=f"{reason}: {len(exits)} exit order(s) not sent: no exchange credentials",
+                details={"orders": [order.idempotency_key for order in exits]},
+            )
+        return StopResult(cancelled_orders=cancelled)  # unsent exits: reconciliation fails them
+    filled = sum(
+        order_send_live(order=order, exchange=live, actor=actor, config_hash=config_hash).status == OrderStatus.FILLED
+        for order in exits
+    )
+    return StopResult(cancelled_orders=cancelled, closed_positions=filled)
 
 
 def trading_halt_locked(account: TradingAccount, actor: Actor, reason: str, *, level: str = StopLevel.HALT) -> int:
@@ -159,7 +265,7 @@ def trading_halt_locked(account: TradingAccount, actor: Actor, reason: str, *, l
             )
             cancelled += 1
     counted = {"cancel_on_exchange": cancelled} if live else {"cancelled_orders": cancelled}
-    _audit(account, actor, f"stop.{level}", reason=reason, **counted)
+    _audit(account, actor, f"stop.{level}", config_hash=config_hash, reason=reason, **counted)
     alert_raise(
         account_id=account.pk,
         type="kill_switch",
@@ -233,37 +339,42 @@ def live_orders_cancel(
 
 
 def trading_flatten(
-    *, account_id: int, actor: Actor, reason: str, exchange: PaperExchange | LiveExchange | None = None
-) -> int:
+    *,
+    account_id: int,
+    actor: Actor,
+    reason: str,
+    wait: bool = False,
+    exchange: PaperExchange | LiveExchange | None = None,
+) -> StopResult:
     """Halt, then close every open position at market: each sells the largest amount the market
     accepts (on its lot step, at or above its minimum amount and notional). What no order can
     sell is recorded as dust (audited `position.dust`): the position is then closed for
-    exposure, risk and this count, its quantity kept. Returns how many positions were closed."""
+    exposure, risk and this count, its quantity kept. A paper account is flattened in one
+    transaction. A LIVE account's exits are recorded as submitted with the stop; its cancels
+    and then its exits go to the exchange after the commit (`stop_enforce_live`), queued, or
+    with `wait` run here before returning."""
     with transaction.atomic():
         account = _locked_account(account_id, reason)
-        if account.mode == TradingMode.LIVE:
-            exits, dusted = _flatten_prepare_live(account, actor, reason)
-        else:
+        if account.mode != TradingMode.LIVE:
             paper = exchange if isinstance(exchange, PaperExchange) else PaperExchange()
             return _flatten_paper(account, actor, reason, paper)
-    live = _live_exchange(account.pk, exchange if isinstance(exchange, LiveExchange) else None)
-    # Cancels first: a resting sell holds the coins the exit has to sell.
-    live_orders_cancel(account_id=account.pk, actor=actor, reason=f"flatten: {reason}", exchange=live)
-    if live is None:
-        if exits:
-            alert_raise(
-                account_id=account.pk,
-                type="api_error_burst",
-                message=f"flatten: {len(exits)} exit order(s) not sent: no exchange credentials",
-                details={"orders": [order.idempotency_key for order, _ in exits]},
-            )
-        return dusted  # the exits stay submitted; reconciliation fails them if they never reach the exchange
-    closed = dusted
-    for order, config_hash in exits:
-        closed += order_send_live(order=order, exchange=live, actor=actor, config_hash=config_hash).status == (
-            OrderStatus.FILLED
+        to_cancel, exits, dusted, config_hash = _flatten_prepare_live(account, actor, reason)
+        if (to_cancel or exits) and not wait:
+            _stop_enforce_queue(account.pk, actor, f"flatten: {reason}", exits, config_hash)
+    result = StopResult(cancel_on_exchange=to_cancel, closed_positions=dusted, exit_orders=len(exits))
+    if wait:
+        done = stop_enforce_live(
+            account_id=account.pk,
+            actor=actor,
+            reason=f"flatten: {reason}",
+            exit_order_ids=exits,
+            config_hash=config_hash,
+            exchange=exchange if isinstance(exchange, LiveExchange) else None,
         )
-    return closed
+        result = replace(
+            result, cancelled_orders=done.cancelled_orders, closed_positions=dusted + done.closed_positions
+        )
+    return result
 
 
 def _flatten_amount(position: Position, price: Decimal, actor: Actor, config_hash: str) -> Decimal:
@@ -293,8 +404,8 @@ def _flatten_amount(position: Position, price: Decimal, actor: Actor, config_has
     return amount
 
 
-def _flatten_paper(account: TradingAccount, actor: Actor, reason: str, exchange: PaperExchange) -> int:
-    trading_halt_locked(account, actor, reason, level=StopLevel.FLATTEN)
+def _flatten_paper(account: TradingAccount, actor: Actor, reason: str, exchange: PaperExchange) -> StopResult:
+    cancelled = trading_halt_locked(account, actor, reason, level=StopLevel.FLATTEN)
     version = config_version_active(account_id=account.pk)
     config_hash = version.sha256 if version else ""
     correlation_id = uuid.uuid4().hex
@@ -330,14 +441,15 @@ def _flatten_paper(account: TradingAccount, actor: Actor, reason: str, exchange:
         actor=actor,
         positions=positions,
     )
-    return dust + sum(fill is not None for _order, fill in placed)
+    return StopResult(cancelled_orders=cancelled, closed_positions=dust + sum(fill is not None for _, fill in placed))
 
 
-def _flatten_prepare_live(account: TradingAccount, actor: Actor, reason: str) -> tuple[list[tuple], int]:
+def _flatten_prepare_live(account: TradingAccount, actor: Actor, reason: str) -> tuple[int, list[int], int, str]:
     """Under the account lock: the flatten level, and one market sell per position recorded as
     submitted (sent after the commit), of the largest amount the market accepts at the last
-    mark. Returns the exits and how many positions were recorded as dust instead."""
-    trading_halt_locked(account, actor, reason, level=StopLevel.FLATTEN)
+    mark. Returns the open orders to cancel, the exits' ids, how many positions were recorded
+    as dust instead, and the config hash the exits were decided under."""
+    to_cancel = trading_halt_locked(account, actor, reason, level=StopLevel.FLATTEN)
     version = config_version_active(account_id=account.pk)
     config_hash = version.sha256 if version else ""
     correlation_id = uuid.uuid4().hex
@@ -358,8 +470,8 @@ def _flatten_prepare_live(account: TradingAccount, actor: Actor, reason: str) ->
             config_hash=config_hash,
             reason=f"flatten: {reason}",
         )
-        exits.append((order, config_hash))
-    return exits, dusted
+        exits.append(order.pk)
+    return to_cancel, exits, dusted, config_hash
 
 
 def trading_release(
@@ -373,7 +485,7 @@ def trading_release(
             if not Strategy.objects.filter(account=account, name=strategy, state=StrategyState.PAUSED).update(
                 state=StrategyState.ACTIVE
             ):
-                raise StopRefused(f"strategy: no paused strategy {strategy!r} on account {account.name}")
+                raise _strategy_refused(account, strategy, "paused")
             _audit(account, actor, "stop.release", scope="strategy", strategy=strategy, reason=reason)
             account_changed(account_id=account.pk, kind="strategy", strategy=strategy, state=StrategyState.ACTIVE)
         elif symbol is not None:

@@ -68,7 +68,7 @@ def test_a_policy_that_breaks_its_rules_is_a_422_naming_them_and_changes_nothing
 
 
 @pytest.mark.parametrize(
-    ("symbol", "status"), [("NOPE/USDT", 422), ("DOGE/USDT", 400)], ids=["unknown market", "no price yet"]
+    ("symbol", "status"), [("NOPE/USDT", 422), ("DOGE/USDT", 409)], ids=["unknown market", "no price yet"]
 )
 def test_a_market_that_cannot_be_traded_is_refused_naming_the_symbol(desk, symbol, status):
     """An unknown market matches the schema's BASE/QUOTE pattern, so it is a 422 (the markets are
@@ -173,3 +173,57 @@ def test_lists_are_paginated_and_filtered(desk):
     assert body["count"] == 3 and len(body["results"]) == 2 and body["next"]
     assert {r["client_order_id"] for r in body["results"]} <= {"k0", "k1", "k2"}
     assert client.get("/api/v1/orders?status=bogus").status_code == 400
+
+
+def _refused(response, status: int, code: str, words: str) -> None:
+    """The one JSON error shape, with the status of its kind and a message naming the rule."""
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert error["code"] == code and words in error["message"], error
+
+
+@pytest.mark.parametrize(
+    ("action", "state", "words"),
+    [("resume", "active", "is active, not paused"), ("pause", "disabled", "is disabled, not active")],
+)
+def test_a_strategy_command_its_state_refuses_is_a_409_and_changes_nothing(desk, action, state, words):
+    client, account = desk
+    strategy = account.strategies.get()
+    strategy.state = state
+    strategy.save(update_fields=["state"])
+    response = client.post(f"/api/v1/strategies/{strategy.pk}/{action}", {"reason": "x"}, format="json")
+    _refused(response, 409, "stop_conflict", words)
+    strategy.refresh_from_db()
+    assert strategy.state == state and not AuditEvent.objects.filter(action__startswith="stop.").exists()
+
+
+def test_acknowledging_or_resolving_an_alert_twice_is_a_409(desk):
+    client, account = desk
+    alert = Alert.objects.create(account=account, type="exception_burst", severity="warning", message="x")
+    assert client.post(f"/api/v1/alerts/{alert.pk}/acknowledge", {"comment": "on it"}, format="json").status_code == 200
+    again = client.post(f"/api/v1/alerts/{alert.pk}/acknowledge", {"comment": "again"}, format="json")
+    _refused(again, 409, "alert_state", "only an open alert can be acknowledged")
+    assert client.post(f"/api/v1/alerts/{alert.pk}/resolve", {"comment": "fixed"}, format="json").status_code == 200
+    again = client.post(f"/api/v1/alerts/{alert.pk}/resolve", {"comment": "again"}, format="json")
+    _refused(again, 409, "alert_state", "already resolved")
+    alert.refresh_from_db()
+    assert (alert.status, alert.resolve_comment) == ("resolved", "fixed")
+
+
+def test_an_exit_with_no_position_is_a_409_naming_the_symbol(desk):
+    client, account = desk
+    Position.objects.filter(account=account).delete()
+    response = client.post("/api/v1/manual/force-exit", {"reason": "out", "symbol": "BTC/USDT"}, format="json")
+    _refused(response, 409, "manual_trade_conflict", "no open BTC/USDT position to exit")
+    assert response.json()["error"]["fields"] == {"symbol": ["no open BTC/USDT position to exit"]}
+    assert not Order.objects.filter(account=account).exists()
+
+
+def test_commands_naming_what_does_not_exist_are_a_404(desk):
+    client, _ = desk
+    for path, body in (
+        ("/api/v1/strategies/999999/pause", {"reason": "x"}),
+        ("/api/v1/alerts/999999/acknowledge", {"comment": "x"}),
+    ):
+        response = client.post(path, body, format="json")
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", response.content

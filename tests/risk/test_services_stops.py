@@ -44,7 +44,7 @@ def has_position():
 
 def test_halt_cancels_open_orders_and_no_order_follows_its_audit_event(account):
     open_order = OrderFactory(account=account, status="submitted")
-    assert trading_halt(account_id=account.pk, actor=OPS, reason="exchange incident") == 1
+    assert trading_halt(account_id=account.pk, actor=OPS, reason="exchange incident").cancelled_orders == 1
     open_order.refresh_from_db()
     account.refresh_from_db()
     assert (open_order.status, account.stop_level, account.stop_reason) == ("cancelled", "halt", "exchange incident")
@@ -81,7 +81,7 @@ def test_a_paused_strategy_still_exits_and_resumes_on_release(account):
 
 def test_flatten_closes_every_position_and_halts(account):
     tick_until(account, has_position)
-    assert trading_flatten(account_id=account.pk, actor=OPS, reason="end of test") == 1
+    assert trading_flatten(account_id=account.pk, actor=OPS, reason="end of test").closed_positions == 1
     account.refresh_from_db()
     assert account.stop_level == StopLevel.FLATTEN
     assert not Position.objects.filter(quantity__gt=0).exists()
@@ -120,7 +120,7 @@ def test_release_returns_the_account_to_trading_and_everything_is_audited(accoun
         (lambda a: trading_release(account_id=a.pk, actor=OPS, reason="x"), "is not stopped"),
         (
             lambda a: trading_pause_entries(account_id=a.pk, actor=OPS, reason="x", strategy="nope"),
-            "no active strategy",
+            "no strategy .nope. on account",
         ),
         (lambda a: trading_pause_entries(account_id=a.pk, actor=OPS, reason="x", symbol="BTC/USDT"), "minutes:"),
     ],

@@ -71,7 +71,10 @@ def test_a_live_flatten_after_a_base_fee_sells_on_the_step_and_leaves_the_satosh
         False,
     )
 
-    assert trading_flatten(account_id=live_account.pk, actor=OPS, reason="end of day", exchange=live_adapter) == 1
+    flattened = trading_flatten(
+        account_id=live_account.pk, actor=OPS, reason="end of day", wait=True, exchange=live_adapter
+    )
+    assert flattened.closed_positions == 1
 
     (exit_order,) = Order.objects.filter(account=live_account, idempotency_key__startswith="flat-")
     assert (exit_order.status, exit_order.amount) == ("filled", D("0.00998"))
@@ -87,7 +90,8 @@ def test_a_live_flatten_after_a_base_fee_sells_on_the_step_and_leaves_the_satosh
     state = account_state(account=live_account)
     assert state["positions"] == [] and state["exposure_pct"] == "0"
     # Flattened again: nothing is left to sell, no order goes out, nothing is "still open".
-    assert trading_flatten(account_id=live_account.pk, actor=OPS, reason="again", exchange=live_adapter) == 0
+    flattened = trading_flatten(account_id=live_account.pk, actor=OPS, reason="again", wait=True, exchange=live_adapter)
+    assert flattened.closed_positions == 0
     assert Order.objects.filter(account=live_account, side="sell").count() == 1
     assert audit_chain_verify().ok
 
@@ -110,7 +114,7 @@ def hold(account, quantity, mark, average_cost="60000") -> Position:
 
 def test_a_paper_flatten_records_a_position_worth_less_than_the_minimum_notional_as_dust(account):
     hold(account, "0.0001", "45000")  # sold at 44977.50: 4.50 USDT, below the 5 USDT minimum
-    assert trading_flatten(account_id=account.pk, actor=OPS, reason="end of day") == 1
+    assert trading_flatten(account_id=account.pk, actor=OPS, reason="end of day").closed_positions == 1
     assert not Order.objects.filter(account=account).exists()
     position = Position.objects.get(account=account)
     assert (position.quantity, position.dust, position.realized_pnl) == (D("0.0001"), True, D("0"))
@@ -124,7 +128,7 @@ def test_a_paper_flatten_records_a_position_worth_less_than_the_minimum_notional
 
 def test_a_paper_flatten_sells_what_is_on_the_step_and_a_re_entry_absorbs_the_dust(account):
     hold(account, "0.0100005", "60000")
-    assert trading_flatten(account_id=account.pk, actor=OPS, reason="end of day") == 1
+    assert trading_flatten(account_id=account.pk, actor=OPS, reason="end of day").closed_positions == 1
     (sell,) = Order.objects.filter(account=account, side="sell")
     assert (sell.status, sell.amount, sell.average_price, sell.fee) == ("filled", D("0.01"), D("59970"), D("0.5997"))
     position = Position.objects.get(account=account)

@@ -81,7 +81,7 @@ def test_halt_cancels_the_open_order_on_the_exchange_after_its_commit_and_the_da
         assert remote(emulator, "gen-rest-1")["status"] == "NEW"
         out = StringIO()
         call_command("trading_stop", "halt", live_account.name, "--reason", "exchange incident", stdout=out)
-    assert out.getvalue().splitlines() == ["cancelled 1 orders", f"{live_account.name}: halt"]
+    assert out.getvalue().splitlines() == ["cancelled 1 orders on the exchange", f"{live_account.name}: halt"]
     assert remote(emulator, "gen-rest-1")["status"] == "CANCELED"
     order.refresh_from_db()
     assert order.status == "cancelled" and order.exchange_order_id == str(remote(emulator, "gen-rest-1")["orderId"])
@@ -98,7 +98,8 @@ def test_halt_cancels_the_open_order_on_the_exchange_after_its_commit_and_the_da
 
 def test_an_order_committed_before_the_halt_never_reaches_the_exchange_after_it(emulator, live_account, live_adapter):
     order = prepared(live_account, "gen-late-1")
-    assert trading_halt(account_id=live_account.pk, actor=OPS, reason="drill", exchange=live_adapter) == 0
+    halted = trading_halt(account_id=live_account.pk, actor=OPS, reason="drill", wait=True, exchange=live_adapter)
+    assert halted.cancelled_orders == 0
     order.refresh_from_db()
     assert order.status == "submitted"  # the exchange does not know it: not called cancelled by the halt
     sent = order_send_live(order=order, exchange=live_adapter, actor=OPS)
@@ -139,7 +140,8 @@ def test_a_partially_filled_order_that_fills_before_the_cancel_lands_is_booked_f
     assert (order.status, order.filled_amount) == ("partially_filled", Decimal("0.001"))
     exchange_fill(emulator, "gen-part-1", Decimal("0.001"))  # the rest fills; the halt's cancel comes after
 
-    assert trading_halt(account_id=live_account.pk, actor=OPS, reason="drill", exchange=live_adapter) == 0
+    halted = trading_halt(account_id=live_account.pk, actor=OPS, reason="drill", wait=True, exchange=live_adapter)
+    assert halted.cancelled_orders == 0
     order.refresh_from_db()
     assert remote(emulator, "gen-part-1")["status"] == "FILLED"
     assert (order.status, order.filled_amount) == ("filled", Decimal("0.002"))
@@ -170,7 +172,10 @@ def test_flatten_sells_the_position_on_the_exchange_and_books_the_real_fill(emul
     resting = resting_buy(live_account, live_adapter, "gen-rest-2")
     btc_before = emulator.state.accounts[API_KEY].free["BTC"]
 
-    assert trading_flatten(account_id=live_account.pk, actor=OPS, reason="end of day", exchange=live_adapter) == 1
+    flattened = trading_flatten(
+        account_id=live_account.pk, actor=OPS, reason="end of day", wait=True, exchange=live_adapter
+    )
+    assert flattened.closed_positions == 1
 
     (exit_order,) = Order.objects.filter(account=live_account, idempotency_key__startswith="flat-")
     on_exchange = remote(emulator, exit_order.idempotency_key)
@@ -230,7 +235,8 @@ def test_reconciliation_of_a_flattened_account_keeps_the_flatten_exits(emulator,
 def test_a_failed_cancel_stays_open_is_alerted_and_the_next_tick_cancels_it(emulator, live_account, live_adapter):
     order = resting_buy(live_account, live_adapter, "gen-retry")
     emulator.state.inject("status", path="order", method="DELETE", status=503, times=4)  # every adapter attempt
-    assert trading_halt(account_id=live_account.pk, actor=OPS, reason="drill", exchange=live_adapter) == 0
+    halted = trading_halt(account_id=live_account.pk, actor=OPS, reason="drill", wait=True, exchange=live_adapter)
+    assert halted.cancelled_orders == 0
     order.refresh_from_db()
     assert order.status == "submitted" and remote(emulator, "gen-retry")["status"] == "NEW"
     assert Alert.objects.filter(type="api_error_burst", message__contains="1 cancel(s) failed").exists()
@@ -266,7 +272,8 @@ def test_the_dead_mans_switch_cancels_a_live_account_s_orders_on_the_exchange(em
 def test_a_partially_filled_order_cancelled_by_the_halt_keeps_its_fill(emulator, live_account, live_adapter):
     order = resting_buy(live_account, live_adapter, "gen-part-2")
     exchange_fill(emulator, "gen-part-2", Decimal("0.001"))  # the DB has not seen it yet
-    assert trading_halt(account_id=live_account.pk, actor=OPS, reason="drill", exchange=live_adapter) == 1
+    halted = trading_halt(account_id=live_account.pk, actor=OPS, reason="drill", wait=True, exchange=live_adapter)
+    assert halted.cancelled_orders == 1
     order.refresh_from_db()
     on_exchange = remote(emulator, "gen-part-2")
     assert on_exchange["status"] == "CANCELED" and on_exchange["executedQty"] == Decimal("0.001")

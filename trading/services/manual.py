@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import Actor, audit_append
+from genesis_site.domain_errors import Conflict
 from risk.alerts import alert_raise
 from risk.exceptions import RiskRefused
 from risk.gate import GateContext, OrderIntent, gate_check
@@ -33,10 +34,17 @@ class ManualTradeRefused(TradingError):
     code = "manual_trade_refused"
 
 
+class ManualTradeConflict(ManualTradeRefused, Conflict):
+    """Well-formed, but the account's state refuses it now: no position to exit, no price yet,
+    a LIVE account (409)."""
+
+    code = "manual_trade_conflict"
+
+
 def _mark(account: TradingAccount, position: Position | None, symbol: str) -> Decimal:
     price = (position.mark_price if position else None) or prices_latest(account=account).get(symbol)
     if not price:
-        raise ManualTradeRefused(f"symbol: no market price for {symbol} yet; wait for the engine's next tick")
+        raise ManualTradeConflict(f"symbol: no market price for {symbol} yet; wait for the engine's next tick")
     return price
 
 
@@ -115,14 +123,14 @@ def _place_locked(account_id, market, side, amount, actor, reason, exchange, now
     # halt that committed first is seen by the gate.
     account = TradingAccount.objects.select_for_update().get(pk=account_id)
     if account.mode == TradingMode.LIVE:
-        raise ManualTradeRefused("mode: manual orders on a LIVE account are not supported by the paper path")
+        raise ManualTradeConflict("mode: manual orders on a LIVE account are not supported by the paper path")
     positions = list(Position.objects.select_for_update().filter(account=account))
     position = next((p for p in positions if p.symbol == market.symbol), None)
     held = position.quantity if position and position.is_open else Decimal("0")
     if side == "sell":
         if held <= 0:
             dust = position is not None and position.dust and f" ({dec(position.quantity)} of fee dust: unsellable)"
-            raise ManualTradeRefused(f"symbol: no open {market.symbol} position to exit{dust or ''}")
+            raise ManualTradeConflict(f"symbol: no open {market.symbol} position to exit{dust or ''}")
         amount = market.floor_amount(min(amount or held, held))  # fee dust off the lot step stays
         if amount <= 0:
             raise ManualTradeRefused(f"amount: below the {market.symbol} step {market.amount_step}")
