@@ -27,16 +27,6 @@ OPS = Actor("user", "ops")
 D = Decimal
 
 
-@pytest.fixture
-def bnb_fees(emulator):
-    """The exchange account pays its fees in BNB, at 600 USDT a BNB."""
-    emulator.state.fee_asset = "BNB"
-    emulator.state.price_set("BNBUSDT", D("600"))
-    with emulator.state.lock:
-        emulator.state.accounts[API_KEY].free["BNB"] = D("10")
-    return emulator
-
-
 def trade(account, adapter, side, key):
     return order_submit_live(
         account=account,

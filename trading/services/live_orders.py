@@ -1,7 +1,6 @@
 """Orders on a live exchange (SPEC T3, T5): submitted exactly once by idempotency key, their
 exchange state applied to the local row, fills booked once per exchange trade id."""
 
-import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -15,10 +14,9 @@ from trading.exchanges.live import ExchangeOrder, ExchangeTrade, LiveExchange
 from trading.exchanges.paper import PaperFill
 from trading.models import Fill, Order, OrderStatus, Position, StopLevel, TradingAccount
 from trading.positions import cash_delta, fee_in_third, fee_quote_value, fee_terms
-from trading.selectors import price_at
+from trading.services.fees import fee_rate_at
 from trading.services.orders import _order_event, _position_book, order_transition
 
-logger = logging.getLogger(__name__)
 FINAL = {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED}
 # The client order ids of a flatten's exit orders: the only orders a flattened account sends.
 FLATTEN_KEY_PREFIX = "flat-"
@@ -196,26 +194,27 @@ def order_submit_live(
     return order_send_live(order=order, exchange=exchange, actor=actor, config_hash=config_hash)
 
 
+def _trade_time(trade: ExchangeTrade) -> datetime | None:
+    return datetime.fromtimestamp(trade.timestamp / 1000, UTC) if trade.timestamp else None
+
+
 def _fee_rates(
     trades, *, symbol: str, exchange: LiveExchange | None, now: datetime | None = None
 ) -> dict[str, Decimal | None]:
-    """The quote price of each third currency (BNB) the trades paid fees in, looked up before
-    the booking's transaction (no exchange call runs inside one): a stored ticker or candle of
-    e.g. BNB/USDT at the trade's time (trading.selectors.price_at), else the exchange's ticker
-    now. None for a currency no price was found for: its fills are booked and flagged."""
+    """The quote price of each third currency (BNB) the trades paid fees in at the trade's time
+    (trading.services.fees.fee_rate_at: stored prices, else the exchange's, never a price from
+    after an old trade), looked up before the booking's transaction (no exchange call runs
+    inside one). None for a currency no price was found for: its fills are booked and flagged,
+    and priced later by fees_price_unpriced."""
+    now = now or timezone.now()
     quote, rates = symbol.split("/")[1], {}
     for trade in trades:
         currency = trade.fee_currency
         if not trade.fee or not fee_in_third(symbol=symbol, fee_currency=currency) or currency in rates:
             continue
-        at = datetime.fromtimestamp(trade.timestamp / 1000, UTC) if trade.timestamp else (now or timezone.now())
-        rate = price_at(symbol=f"{currency}/{quote}", at=at)
-        if rate is None and exchange is not None:
-            try:
-                rate = exchange.ticker(f"{currency}/{quote}")["last"]
-            except Exception:  # no price is a flagged fill, never a lost one
-                logger.warning("no price for a fee currency", extra={"currency": currency, "quote": quote})
-        rates[currency] = rate if rate and rate > 0 else None
+        at = _trade_time(trade) or now
+        found = fee_rate_at(currency=currency, quote=quote, at=at, exchange=exchange, now=now)
+        rates[currency] = found.rate if found else None
     return rates
 
 
@@ -246,6 +245,7 @@ def _fill_book(order: Order, trade: ExchangeTrade, quote: str, rates: dict) -> D
         fee_currency=fee_currency,
         liquidity=trade.liquidity if trade.liquidity in ("maker", "taker") else "taker",
         exchange_trade_id=trade.id,
+        traded_at=_trade_time(trade),
         correlation_id=order.correlation_id,
     )
     terms = fee_terms(symbol=order.symbol, fee=trade.fee, fee_currency=fee_currency, fee_quote=fee_quote)
