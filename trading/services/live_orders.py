@@ -274,7 +274,8 @@ def _fee_unpriced_alert(order: Order, trade: ExchangeTrade, currency: str) -> No
         type="fee_unpriced",
         message=(
             f"fill {trade.id} of {order.symbol} paid {trade.fee} {currency} in fees with no {currency} price "
-            "at the fill: booked without its fee; P&L, tax lots and statements are incomplete"
+            "at the fill: booked without its fee; P&L, tax lots and statements are incomplete until it is "
+            "priced (trading.fees_price_all, every 5 minutes, or manage.py fees_price)"
         ),
         details={"order": order.pk, "exchange_trade_id": trade.id, "fee": str(trade.fee), "currency": currency},
     )
