@@ -13,12 +13,14 @@ from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rest_framework.test import APIClient
 
 from compliance.models import AuditEvent
 from compliance.services import Actor
 from compliance.taxlots import tax_lots_for_account
 from genesis_site.scheduler import beat_jobs
 from risk.models import Alert
+from tests.genesis_site.factories import UserFactory
 from tests.trading.factories import TradingAccountFactory
 from trading.exchanges.live import ExchangeOrder, ExchangeTrade
 from trading.models import Fill, Order, Position, Ticker, TradingAccount
@@ -79,6 +81,13 @@ def test_a_fill_reconciled_late_takes_the_stored_price_at_its_time_not_the_ticke
     assert fill.traded_at == at.replace(microsecond=at.microsecond // 1000 * 1000)
     assert (fill.fee, fill.fee_quote, fill.fee_unpriced) == (FEE, D("0.550275"), False)  # 0.0010005 x 550
     assert Position.objects.get(account=live_account).average_cost == D("60085.0275")  # (600.30 + 0.550275) / 0.01
+    viewer = UserFactory(role="viewer")
+    live_account.members.add(viewer)
+    api = APIClient()
+    api.force_login(viewer)
+    (listed,) = api.get("/api/v1/fills", {"account": live_account.pk}).json()["results"]
+    assert datetime.fromisoformat(listed["traded_at"].replace("Z", "+00:00")) == fill.traded_at
+    assert (listed["fee_quote"], listed["fee_unpriced"]) == ("0.550275", False)
 
 
 def test_a_fill_reconciled_late_without_a_price_at_its_time_stays_unpriced_then_takes_the_klines(
