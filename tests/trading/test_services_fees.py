@@ -248,3 +248,23 @@ def test_late_pricing_equals_booking_with_the_prices_known(steps):
         assert positions_rebuild(account_id=late.pk, actor=OPS).matches
         assert positions_rebuild(account_id=known.pk, actor=OPS).matches
         transaction.set_rollback(True)  # the next example starts from an empty market-data table
+
+
+def test_the_trades_of_one_order_hours_apart_are_each_priced_at_their_own_time():
+    account = TradingAccountFactory(mode="LIVE", exchange_id="binance")
+    first, second = timezone.now() - timedelta(hours=3), timezone.now() - timedelta(hours=1)
+    Ticker.objects.create(source="binance", symbol="BNB/USDT", ts=first - timedelta(minutes=1), last=D("500"))
+    Ticker.objects.create(source="binance", symbol="BNB/USDT", ts=second - timedelta(minutes=1), last=D("700"))
+    order = Order.objects.create(account=account, symbol="BTC/USDT", side="buy", amount=D("0.02"), idempotency_key="k")
+    trades = [
+        ExchangeTrade(f"t{i}", "x", "BTC/USDT", "buy", D("50000"), D("0.01"), D("0.001"), "BNB", "maker", ms)
+        for i, ms in enumerate(int(at.timestamp() * 1000) for at in (first, second))
+    ]
+    remote = ExchangeOrder(
+        "x", "k", "BTC/USDT", "buy", "limit", "filled", D("0.02"), D("0.02"), D("50000"), D("50000"),
+        D("0.002"), "BNB", trades[0].timestamp, tuple(trades),
+    )  # fmt: skip
+    order_apply_remote(order_id=order.pk, remote=remote, trades=trades, actor=OPS)
+    assert list(Fill.objects.order_by("pk").values_list("fee_quote", flat=True)) == [D("0.5"), D("0.7")]
+    account.refresh_from_db()
+    assert account.cash_balance == D("100000") - D("1000") - D("1.2")

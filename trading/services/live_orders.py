@@ -201,27 +201,30 @@ def _trade_time(trade: ExchangeTrade) -> datetime | None:
 def _fee_rates(
     trades, *, symbol: str, exchange: LiveExchange | None, now: datetime | None = None
 ) -> dict[str, Decimal | None]:
-    """The quote price of each third currency (BNB) the trades paid fees in at the trade's time
-    (trading.services.fees.fee_rate_at: stored prices, else the exchange's, never a price from
-    after an old trade), looked up before the booking's transaction (no exchange call runs
-    inside one). None for a currency no price was found for: its fills are booked and flagged,
-    and priced later by fees_price_unpriced."""
+    """By trade id, the quote price of the third currency (BNB) each trade paid its fee in, at
+    the trade's own time (trading.services.fees.fee_rate_at: stored prices, else the
+    exchange's, never a price from after an old trade; the trades of one order can be hours
+    apart), looked up before the booking's transaction (no exchange call runs inside one).
+    None where no price was found: the fill is booked and flagged, and priced later by
+    fees_price_unpriced."""
     now = now or timezone.now()
-    quote, rates = symbol.split("/")[1], {}
+    quote, rates, asked = symbol.split("/")[1], {}, {}
     for trade in trades:
         currency = trade.fee_currency
-        if not trade.fee or not fee_in_third(symbol=symbol, fee_currency=currency) or currency in rates:
+        if not trade.fee or not fee_in_third(symbol=symbol, fee_currency=currency):
             continue
-        at = _trade_time(trade) or now
-        found = fee_rate_at(currency=currency, quote=quote, at=at, exchange=exchange, now=now)
-        rates[currency] = found.rate if found else None
+        key = (currency, _trade_time(trade) or now)
+        if key not in asked:  # the trades of one fill share a time: one look-up
+            found = fee_rate_at(currency=currency, quote=quote, at=key[1], exchange=exchange, now=now)
+            asked[key] = found.rate if found else None
+        rates[trade.id] = asked[key]
     return rates
 
 
 def _fill_book(order: Order, trade: ExchangeTrade, quote: str, rates: dict) -> Decimal | None:
     """Book one exchange trade as a fill (once per trade id): the fill row, the position and
     the account's cash, with the same arithmetic as paper fills and the rebuild from fills.
-    A fee in a third currency is booked at its quote value from `rates` (Fill.fee_quote); with
+    A fee in a third currency is booked at its quote value from `rates` (by trade id; Fill.fee_quote); with
     no rate the fill is booked without it, flagged fee_unpriced, and a fee_unpriced alert
     raised. Returns the P&L it realized, or None if the trade was booked before."""
     if Fill.objects.filter(order=order, exchange_trade_id=trade.id).exists():
@@ -229,7 +232,7 @@ def _fill_book(order: Order, trade: ExchangeTrade, quote: str, rates: dict) -> D
     fee_currency = trade.fee_currency or quote
     fee_quote, unpriced = None, False
     if trade.fee and fee_in_third(symbol=order.symbol, fee_currency=fee_currency):
-        rate = rates.get(fee_currency)
+        rate = rates.get(trade.id)
         fee_quote = fee_quote_value(fee=trade.fee, rate=rate) if rate else None
         unpriced = fee_quote is None
     Fill.objects.create(
