@@ -54,3 +54,35 @@ def test_two_passes_racing_price_a_fill_once():
     assert AuditEvent.objects.filter(action="fees.priced").count() == 1
     assert positions_rebuild(account_id=account.pk, actor=OPS).matches
     assert TradingAccount.objects.get(pk=account.pk).cash_balance == account.cash_balance
+
+
+def test_a_sell_booked_while_a_pass_waits_sends_the_symbol_to_the_next_pass():
+    """The pass locks the orders it can change, then waits on the position a booking holds;
+    that booking commits a sell of a new order, whose realized P&L the fee changes too but
+    whose row the pass did not lock: the pass leaves the symbol alone, the next one prices it."""
+    account = TradingAccountFactory(mode="LIVE", exchange_id="binance")
+    at = timezone.now() - timedelta(hours=1)
+    book_fill(account, "buy", "buy", D("0.02"), D("50000"), D("0.002"), "BNB", at)
+    Ticker.objects.create(source="binance", symbol="BNB/USDT", ts=at - timedelta(minutes=1), last=D("600"))
+    results = []
+
+    def price():
+        try:
+            results.append(fees_price_unpriced(account_id=account.pk))
+        finally:
+            connection.close()
+
+    waiting_pass = threading.Thread(target=price)
+    with transaction.atomic():  # the sell's booking holds the position row
+        Position.objects.select_for_update().get(account=account)
+        waiting_pass.start()
+        time.sleep(0.3)
+        sell = book_fill(account, "sell", "sell", D("0.02"), D("51000"), D("1.02"), "USDT", timezone.now())
+    waiting_pass.join(timeout=10)
+
+    assert [r.priced for r in results] == [[]]
+    assert Fill.objects.get(account=account, side="buy").fee_unpriced
+    assert fees_price_unpriced(account_id=account.pk).priced  # the next pass
+    sell.refresh_from_db()
+    assert sell.realized_pnl == D("17.78")  # (51000 - 50060) x 0.02 - 1.02: the buy's 1.2 BNB fee in its cost
+    assert positions_rebuild(account_id=account.pk, actor=OPS).matches
