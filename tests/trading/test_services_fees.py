@@ -10,6 +10,7 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
+from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,16 +22,18 @@ from compliance.taxlots import tax_lots_for_account
 from genesis_site.scheduler import beat_jobs
 from risk.models import Alert
 from tests.genesis_site.factories import UserFactory
+from tests.trading.conftest import API_KEY, SECRET
 from tests.trading.factories import TradingAccountFactory
 from trading.exchanges.live import ExchangeOrder, ExchangeTrade
 from trading.models import Fill, Order, Position, Ticker, TradingAccount
 from trading.performance import trade_statistics
 from trading.positions import fee_quote_value
+from trading.services.credentials import credential_store
 from trading.services.fees import fees_price_unpriced
 from trading.services.live_orders import order_apply_remote, order_submit_live
 from trading.services.positions import positions_rebuild
 from trading.services.reconcile import reconcile_account
-from trading.tasks import fees_price_all_task
+from trading.tasks import fees_price_all_task, fees_price_task
 
 pytestmark = pytest.mark.django_db
 OPS = Actor("user", "ops")
@@ -273,3 +276,22 @@ def test_the_trades_of_one_order_hours_apart_are_each_priced_at_their_own_time()
     assert list(Fill.objects.order_by("pk").values_list("fee_quote", flat=True)) == [D("0.5"), D("0.7")]
     account.refresh_from_db()
     assert account.cash_balance == D("100000") - D("1000") - D("1.2")
+
+
+def test_the_task_asks_the_accounts_exchange_for_the_klines_of_the_fills_minute(emulator, capsys):
+    account = TradingAccountFactory(name="live-bnb", mode="LIVE", exchange_id="binance")
+    credential_store(account=account, api_key=API_KEY, secret=SECRET, actor=OPS)
+    at = timezone.now() - timedelta(hours=2)
+    book_fill(account, "buy", "buy", D("0.01"), D("60000"), D("0.001"), "BNB", at)
+    book_fill(account, "sell", "sell", D("0.01"), D("61000"), D("0.001"), "BNB", at + timedelta(minutes=30))
+    minute_bar(emulator, "BNBUSDT", at, D("590.5"))  # no bar of the sell's minute
+    with override_settings(GENESIS_EXCHANGE_URL=emulator.url):
+        fees_price_task(account.pk)
+        buy, sell = Fill.objects.order_by("pk")
+        assert (buy.fee_quote, buy.fee_unpriced, sell.fee_quote, sell.fee_unpriced) == (D("0.5905"), False, None, True)
+        minute_bar(emulator, "BNBUSDT", at + timedelta(minutes=30), D("601"))
+        call_command("fees_price", "live-bnb")
+    assert "live-bnb: priced 1 fills, 0 still unpriced, resolved 1 fee_unpriced alerts" in capsys.readouterr().out
+    position = Position.objects.get(account=account)
+    assert position.realized_pnl == D("8.8085")  # (61000 - 60059.05) x 0.01 - 0.601
+    assert positions_rebuild(account_id=account.pk, actor=OPS).matches
