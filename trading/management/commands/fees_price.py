@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from compliance.services import Actor
-from trading.exceptions import TradingError
 from trading.exchanges.live import live_exchange_for
 from trading.management.accounts import account_for_command
 from trading.models import TradingMode
@@ -32,10 +31,7 @@ class Command(BaseCommand):
                 exchange = live_exchange_for(account_id=found.pk, actor=who)
             except CredentialMissing as exc:
                 self.stderr.write(f"{exc}: stored prices only")
-        try:
-            result = fees_price_unpriced(account_id=found.pk, exchange=exchange, actor=who)
-        except TradingError as exc:
-            raise CommandError(str(exc)) from None
+        result = fees_price_unpriced(account_id=found.pk, exchange=exchange, actor=who)  # exchange errors: no price
         self.stdout.write(
             f"{found.name}: priced {len(result.priced)} fills, {result.unpriced} still unpriced, "
             f"resolved {len(result.alerts_resolved)} fee_unpriced alerts"
