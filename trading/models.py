@@ -1,4 +1,5 @@
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -265,6 +266,13 @@ class Fill(models.Model):
     )
     liquidity = models.CharField(max_length=5, choices=[("maker", "maker"), ("taker", "taker")], default="taker")
     exchange_trade_id = models.CharField(max_length=64)
+    traded_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the exchange executed the trade, as it reports it; empty for paper fills and trades "
+        "without a time, whose created_at is that moment. A fill found late by reconciliation is booked "
+        "(created_at) well after it traded: its third-currency fee is priced at this time (Fill.time).",
+    )
     correlation_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -286,6 +294,11 @@ class Fill(models.Model):
     @property
     def notional(self) -> Decimal:
         return self.amount * self.price
+
+    @property
+    def time(self) -> datetime:
+        """When the fill happened: the exchange's trade time, else its booking time."""
+        return self.traded_at or self.created_at
 
 
 class Position(models.Model):

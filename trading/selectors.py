@@ -14,6 +14,7 @@ from trading.models import (
     Candle,
     EquitySnapshot,
     ExchangeCredential,
+    Fill,
     Order,
     Position,
     Strategy,
@@ -51,6 +52,16 @@ def positions_open(*, account_id: int) -> QuerySet[Position]:
 
 
 FEE_PRICE_MAX_AGE = timedelta(minutes=15)
+
+
+def accounts_with_unpriced_fees() -> list[int]:
+    """Accounts with a fill whose third-currency fee has no price yet (Fill.fee_unpriced), or
+    with a fee_unpriced alert still open: what the late fee pricing has to look at."""
+    from risk.models import Alert, AlertStatus  # risk imports trading
+
+    fills = Fill.objects.filter(fee_unpriced=True).values_list("account_id", flat=True)
+    alerts = Alert.objects.filter(type="fee_unpriced").exclude(status=AlertStatus.RESOLVED)
+    return sorted(set(fills) | set(alerts.values_list("account_id", flat=True)))
 
 
 def price_at(*, symbol: str, at: datetime, max_age: timedelta = FEE_PRICE_MAX_AGE) -> Decimal | None:

@@ -42,3 +42,26 @@ def reconcile_task(account_id: int) -> None:
     exchange = live_exchange_session(account_id=account_id)  # the engine's own session
     if exchange is not None:
         reconcile_account(account_id=account_id, exchange=exchange, max_misses=settings.GENESIS_RECONCILE_MAX_MISSES)
+
+
+@shared_task(name="trading.fees_price_all", ignore_result=True)
+def fees_price_all_task() -> None:
+    """Fan out one late fee pricing per account with a fill whose third-currency fee has no
+    price yet, or with a fee_unpriced alert still open (the beat entry)."""
+    from trading.selectors import accounts_with_unpriced_fees
+
+    for account_id in accounts_with_unpriced_fees():
+        fees_price_task.delay(account_id)
+
+
+@shared_task(name="trading.fees_price", ignore_result=True)
+def fees_price_task(account_id: int) -> None:
+    """Price an account's unpriced fees at their fills' time (stored prices, else the klines of
+    the account's exchange when it has credentials) and correct positions, orders and cash.
+    Idempotent: a fill is priced once, and a repeated run changes nothing."""
+    from trading.services.engine import live_exchange_session
+    from trading.services.fees import fees_price_unpriced
+
+    accounts = TradingAccount.objects.filter(pk=account_id, mode=TradingMode.LIVE, exchange_credential__isnull=False)
+    exchange = live_exchange_session(account_id=account_id) if accounts.exists() else None
+    fees_price_unpriced(account_id=account_id, exchange=exchange)

@@ -162,6 +162,7 @@ CELERY_BEAT_SCHEDULE = {
     "retention-apply": {"task": "compliance.retention_apply", "schedule": 6 * 3600.0},
     "alerts-escalate": {"task": "risk.alerts_escalate", "schedule": 30.0},
     "reconcile-all": {"task": "trading.reconcile_all", "schedule": 30.0},
+    "fees-price-all": {"task": "trading.fees_price_all", "schedule": 5 * 60.0},
     "error-budget-export": {"task": "genesis_site.error_budget_export", "schedule": 60.0},
 }
 

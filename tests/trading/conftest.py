@@ -45,3 +45,13 @@ def live_account():
 @pytest.fixture
 def live_adapter(client, live_account):
     return LiveExchange(client=client, retry=FAST_RETRY, account_id=live_account.pk)
+
+
+@pytest.fixture
+def bnb_fees(emulator):
+    """The exchange account pays its fees in BNB, at 600 USDT a BNB."""
+    emulator.state.fee_asset = "BNB"
+    emulator.state.price_set("BNBUSDT", Decimal("600"))
+    with emulator.state.lock:
+        emulator.state.accounts[API_KEY].free["BNB"] = Decimal("10")
+    return emulator

@@ -7,6 +7,7 @@ import pytest
 
 from tests.trading.conftest import API_KEY
 from trading.exchanges.emulator import main as emulator_main
+from trading.exchanges.live import binance_client
 from trading.markets import exchange_info_document, market_from_ccxt, market_get
 
 
@@ -170,3 +171,34 @@ def test_the_control_endpoints_move_prices_and_inject_faults(client, emulator):
     bad = httpx.post(f"{emulator.url}/_emulator/fault", json={"kind": "meteor"})
     assert bad.status_code == 400 and "unknown fault 'meteor'" in bad.json()["error"]
     assert httpx.post(f"{emulator.url}/_emulator/price", json={"symbol": "BTCUSDT"}).status_code == 400
+
+
+def test_the_command_line_fee_asset_charges_every_fee_in_that_asset():
+    """`--fee-asset BNB` (python -m trading.exchanges.emulator, as an operator starts it): a buy
+    of 0.01 BTC at 60030 pays 0.1 % of 600.30 USDT = 0.6003 USDT as 0.0010005 BNB at 600."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "trading.exchanges.emulator", "--port", "0", "--api-key", "k", "--secret", "s"]
+    command += ["--balance", "USDT=1000", "--balance", "BNB=1", "--price", "BTCUSDT=60000", "--price", "BNBUSDT=600"]
+    server = subprocess.Popen([*command, "--fee-asset", "BNB"], stdout=subprocess.PIPE, text=True)
+    try:
+        url = server.stdout.readline().split(" at ")[1].split("/api/v3")[0]
+        client = binance_client(api_key="k", secret="s", base_url=url, timeout_ms=2000, rate_limit_ms=1)
+        order = client.create_order("BTC/USDT", "market", "buy", 0.01, None, {"newClientOrderId": "gen-cli-bnb"})
+        assert order["fee"] == {"currency": "BNB", "cost": 0.0010005}
+        balance = client.fetch_balance()
+        assert (balance["BNB"]["free"], balance["USDT"]["free"]) == (0.9989995, pytest.approx(1000 - 600.3))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_the_command_line_fee_asset_is_documented_and_refused_without_its_price(capsys):
+    with pytest.raises(SystemExit):
+        emulator_main(["--help"])
+    assert "--fee-asset ASSET" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--fee-asset BNB: give its price against the quote"):
+        emulator_main(["--port", "0", "--price", "BTCUSDT=60000", "--fee-asset", "BNB"])
+    with pytest.raises(SystemExit, match="--fee-asset: expected an asset code such as BNB, got 'bnb'"):
+        emulator_main(["--port", "0", "--price", "BNBUSDT=600", "--fee-asset", "bnb"])

@@ -27,16 +27,6 @@ OPS = Actor("user", "ops")
 D = Decimal
 
 
-@pytest.fixture
-def bnb_fees(emulator):
-    """The exchange account pays its fees in BNB, at 600 USDT a BNB."""
-    emulator.state.fee_asset = "BNB"
-    emulator.state.price_set("BNBUSDT", D("600"))
-    with emulator.state.lock:
-        emulator.state.accounts[API_KEY].free["BNB"] = D("10")
-    return emulator
-
-
 def trade(account, adapter, side, key):
     return order_submit_live(
         account=account,
@@ -132,6 +122,6 @@ def test_a_stored_price_at_the_fill_comes_before_the_exchange(live_account):
     Ticker.objects.create(source="binance", symbol="BNB/USDT", ts=now - timedelta(minutes=1), last=D("612.5"))
     Ticker.objects.create(source="binance", symbol="BNB/USDT", ts=now + timedelta(minutes=1), last=D("700"))
     fee = ExchangeTrade("t1", "o1", "BTC/USDT", "buy", D("60000"), D("0.01"), D("0.001"), "BNB", "taker", None)
-    assert _fee_rates([fee], symbol="BTC/USDT", exchange=None, now=now) == {"BNB": D("612.5")}
+    assert _fee_rates([fee], symbol="BTC/USDT", exchange=None, now=now) == {"t1": D("612.5")}
     stale = now - timedelta(minutes=30)  # no ticker at or in the 15 minutes before that moment
-    assert _fee_rates([fee], symbol="BTC/USDT", exchange=None, now=stale) == {"BNB": None}
+    assert _fee_rates([fee], symbol="BTC/USDT", exchange=None, now=stale) == {"t1": None}

@@ -135,10 +135,15 @@ class FillSerializer(serializers.Serializer):
         help_text="A fee in a third currency (e.g. BNB) valued in the quote currency at the fill; null otherwise.",
     )
     fee_unpriced = serializers.BooleanField(
-        help_text="The fee is in a third currency that had no price at the fill: booked without it (P&L incomplete)."
+        help_text="The fee is in a third currency that had no price at the fill: booked without it (P&L incomplete) "
+        "until trading.fees_price_all prices it at the fill's time."
     )
     liquidity = serializers.ChoiceField(choices=["maker", "taker"])
     exchange_trade_id = StrictCharField()
+    traded_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the exchange executed the trade; null for paper fills (created_at is that moment).",
+    )
     created_at = serializers.DateTimeField()
 
 

@@ -692,6 +692,25 @@ def emulator_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="Charge a buy's fee in the asset received, as Binance does (default: every fee in the quote currency).",
     )
+    parser.add_argument(
+        "--fee-asset",
+        default=None,
+        metavar="ASSET",
+        help="Charge every fill's fee in ASSET (e.g. BNB, Binance's 'pay fees with BNB'): the quote fee at ASSET's "
+        "price against the quote, rounded up to 8 decimals, taken from ASSET's balance. Needs that price, "
+        "e.g. --price BNBUSDT=600. Overrides --buy-fee-in-base.",
+    )
+
+
+def _fee_asset_check(fee_asset: str | None, prices: dict[str, Decimal]) -> None:
+    """Refuse a fee asset the emulator could not charge: a fill would need its price against
+    the quote (BNBUSDT for BNB on BTC/USDT) and fail the order without one."""
+    if fee_asset is None:
+        return
+    if not (fee_asset.isalnum() and fee_asset.isupper()):
+        raise SystemExit(f"--fee-asset: expected an asset code such as BNB, got {fee_asset!r}")
+    if not any(symbol_id.startswith(fee_asset) for symbol_id in prices):
+        raise SystemExit(f"--fee-asset {fee_asset}: give its price against the quote, e.g. --price {fee_asset}USDT=600")
 
 
 def emulator_serve(
@@ -703,10 +722,13 @@ def emulator_serve(
     balance: list[str],
     price: list[str],
     buy_fee_in_base: bool = False,
+    fee_asset: str | None = None,
 ) -> None:
     """Run the emulator in the foreground until interrupted."""
     balances, prices = _pairs(balance, "--balance"), _pairs(price, "--price")
-    emulator = ExchangeEmulator(host=host, port=port, state=EmulatorState(buy_fee_in_base=buy_fee_in_base))
+    _fee_asset_check(fee_asset, prices)
+    state = EmulatorState(buy_fee_in_base=buy_fee_in_base, fee_asset=fee_asset)
+    emulator = ExchangeEmulator(host=host, port=port, state=state)
     emulator.state.account_add(api_key=api_key, secret=secret, balances=balances)
     for symbol_id, value in prices.items():
         emulator.state.price_set(symbol_id, value)

@@ -1,7 +1,6 @@
 """Orders on a live exchange (SPEC T3, T5): submitted exactly once by idempotency key, their
 exchange state applied to the local row, fills booked once per exchange trade id."""
 
-import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -15,10 +14,9 @@ from trading.exchanges.live import ExchangeOrder, ExchangeTrade, LiveExchange
 from trading.exchanges.paper import PaperFill
 from trading.models import Fill, Order, OrderStatus, Position, StopLevel, TradingAccount
 from trading.positions import cash_delta, fee_in_third, fee_quote_value, fee_terms
-from trading.selectors import price_at
+from trading.services.fees import fee_rate_at
 from trading.services.orders import _order_event, _position_book, order_transition
 
-logger = logging.getLogger(__name__)
 FINAL = {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED}
 # The client order ids of a flatten's exit orders: the only orders a flattened account sends.
 FLATTEN_KEY_PREFIX = "flat-"
@@ -196,33 +194,37 @@ def order_submit_live(
     return order_send_live(order=order, exchange=exchange, actor=actor, config_hash=config_hash)
 
 
+def _trade_time(trade: ExchangeTrade) -> datetime | None:
+    return datetime.fromtimestamp(trade.timestamp / 1000, UTC) if trade.timestamp else None
+
+
 def _fee_rates(
     trades, *, symbol: str, exchange: LiveExchange | None, now: datetime | None = None
 ) -> dict[str, Decimal | None]:
-    """The quote price of each third currency (BNB) the trades paid fees in, looked up before
-    the booking's transaction (no exchange call runs inside one): a stored ticker or candle of
-    e.g. BNB/USDT at the trade's time (trading.selectors.price_at), else the exchange's ticker
-    now. None for a currency no price was found for: its fills are booked and flagged."""
-    quote, rates = symbol.split("/")[1], {}
+    """By trade id, the quote price of the third currency (BNB) each trade paid its fee in, at
+    the trade's own time (trading.services.fees.fee_rate_at: stored prices, else the
+    exchange's, never a price from after an old trade; the trades of one order can be hours
+    apart), looked up before the booking's transaction (no exchange call runs inside one).
+    None where no price was found: the fill is booked and flagged, and priced later by
+    fees_price_unpriced."""
+    now = now or timezone.now()
+    quote, rates, asked = symbol.split("/")[1], {}, {}
     for trade in trades:
         currency = trade.fee_currency
-        if not trade.fee or not fee_in_third(symbol=symbol, fee_currency=currency) or currency in rates:
+        if not trade.fee or not fee_in_third(symbol=symbol, fee_currency=currency):
             continue
-        at = datetime.fromtimestamp(trade.timestamp / 1000, UTC) if trade.timestamp else (now or timezone.now())
-        rate = price_at(symbol=f"{currency}/{quote}", at=at)
-        if rate is None and exchange is not None:
-            try:
-                rate = exchange.ticker(f"{currency}/{quote}")["last"]
-            except Exception:  # no price is a flagged fill, never a lost one
-                logger.warning("no price for a fee currency", extra={"currency": currency, "quote": quote})
-        rates[currency] = rate if rate and rate > 0 else None
+        key = (currency, _trade_time(trade) or now)
+        if key not in asked:  # the trades of one fill share a time: one look-up
+            found = fee_rate_at(currency=currency, quote=quote, at=key[1], exchange=exchange, now=now)
+            asked[key] = found.rate if found else None
+        rates[trade.id] = asked[key]
     return rates
 
 
 def _fill_book(order: Order, trade: ExchangeTrade, quote: str, rates: dict) -> Decimal | None:
     """Book one exchange trade as a fill (once per trade id): the fill row, the position and
     the account's cash, with the same arithmetic as paper fills and the rebuild from fills.
-    A fee in a third currency is booked at its quote value from `rates` (Fill.fee_quote); with
+    A fee in a third currency is booked at its quote value from `rates` (by trade id; Fill.fee_quote); with
     no rate the fill is booked without it, flagged fee_unpriced, and a fee_unpriced alert
     raised. Returns the P&L it realized, or None if the trade was booked before."""
     if Fill.objects.filter(order=order, exchange_trade_id=trade.id).exists():
@@ -230,7 +232,7 @@ def _fill_book(order: Order, trade: ExchangeTrade, quote: str, rates: dict) -> D
     fee_currency = trade.fee_currency or quote
     fee_quote, unpriced = None, False
     if trade.fee and fee_in_third(symbol=order.symbol, fee_currency=fee_currency):
-        rate = rates.get(fee_currency)
+        rate = rates.get(trade.id)
         fee_quote = fee_quote_value(fee=trade.fee, rate=rate) if rate else None
         unpriced = fee_quote is None
     Fill.objects.create(
@@ -246,6 +248,7 @@ def _fill_book(order: Order, trade: ExchangeTrade, quote: str, rates: dict) -> D
         fee_currency=fee_currency,
         liquidity=trade.liquidity if trade.liquidity in ("maker", "taker") else "taker",
         exchange_trade_id=trade.id,
+        traded_at=_trade_time(trade),
         correlation_id=order.correlation_id,
     )
     terms = fee_terms(symbol=order.symbol, fee=trade.fee, fee_currency=fee_currency, fee_quote=fee_quote)
@@ -274,7 +277,8 @@ def _fee_unpriced_alert(order: Order, trade: ExchangeTrade, currency: str) -> No
         type="fee_unpriced",
         message=(
             f"fill {trade.id} of {order.symbol} paid {trade.fee} {currency} in fees with no {currency} price "
-            "at the fill: booked without its fee; P&L, tax lots and statements are incomplete"
+            "at the fill: booked without its fee; P&L, tax lots and statements are incomplete until it is "
+            "priced (trading.fees_price_all, every 5 minutes, or manage.py fees_price)"
         ),
         details={"order": order.pk, "exchange_trade_id": trade.id, "fee": str(trade.fee), "currency": currency},
     )

@@ -11,6 +11,17 @@ from trading.models import Fill, Position, TradingAccount
 from trading.positions import PositionState, cash_delta, fee_terms, position_apply_fill, symbol_dust
 
 FIELDS = ("quantity", "average_cost", "realized_pnl")
+FILL_FIELDS = ("symbol", "side", "amount", "price", "fee", "fee_currency", "fee_quote")
+
+
+def fill_trade(f: dict) -> dict:
+    """The arguments of position_apply_fill and cash_delta for a stored fill's FILL_FIELDS."""
+    return {
+        "side": f["side"],
+        "amount": f["amount"],
+        "price": f["price"],
+        **fee_terms(symbol=f["symbol"], fee=f["fee"], fee_currency=f["fee_currency"], fee_quote=f["fee_quote"]),
+    }
 
 
 @dataclass(frozen=True)
@@ -31,14 +42,8 @@ def positions_from_fills(*, account_id: int) -> tuple[dict[str, PositionState], 
     states: dict[str, PositionState] = {}
     cash = account.starting_balance
     fills = Fill.objects.filter(account_id=account_id).order_by("pk")
-    fields = ("symbol", "side", "amount", "price", "fee", "fee_currency", "fee_quote")
-    for f in fills.values(*fields).iterator(chunk_size=2000):
-        trade = {
-            "side": f["side"],
-            "amount": f["amount"],
-            "price": f["price"],
-            **fee_terms(symbol=f["symbol"], fee=f["fee"], fee_currency=f["fee_currency"], fee_quote=f["fee_quote"]),
-        }
+    for f in fills.values(*FILL_FIELDS).iterator(chunk_size=2000):
+        trade = fill_trade(f)
         states[f["symbol"]] = position_apply_fill(states.get(f["symbol"], PositionState()), **trade)
         cash += cash_delta(**trade)
     return states, cash

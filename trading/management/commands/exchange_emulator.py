@@ -12,7 +12,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         emulator_arguments(parser)
 
-    def handle(self, *args, host, port, api_key, secret, balance, price, buy_fee_in_base, **options):
+    def handle(self, *args, host, port, api_key, secret, balance, price, buy_fee_in_base, fee_asset, **options):
         emulator_serve(
             host=host,
             port=port,
@@ -21,4 +21,5 @@ class Command(BaseCommand):
             balance=balance,
             price=price,
             buy_fee_in_base=buy_fee_in_base,
+            fee_asset=fee_asset,
         )
