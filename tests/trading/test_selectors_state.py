@@ -147,3 +147,28 @@ def test_the_status_from_one_statement_is_the_status_from_the_orm():
         }
     ]
     assert state["config"] is None
+
+
+def test_the_visible_account_is_what_the_orm_rule_answers_for_each_kind_of_user():
+    from django.contrib.auth.models import AnonymousUser
+
+    from tests.genesis_site.factories import UserFactory
+    from trading.selectors import account_visible_get, accounts_visible_to
+
+    member, stranger = UserFactory(), UserFactory()
+    admin = UserFactory(is_superuser=True)
+    mine = TradingAccountFactory(members=[member], cash_balance=Decimal("123.4500000001"))
+    theirs = TradingAccountFactory()
+    for user in (member, stranger, admin, member, admin):  # twice: the second runs the kept statement
+        for account_id in (mine.pk, theirs.pk, theirs.pk + 1000):
+            got = account_visible_get(user=user, account_id=account_id)
+            expected = accounts_visible_to(user).filter(pk=account_id).first()
+            assert got == expected
+            if got is not None:
+                assert [getattr(got, f.attname) for f in got._meta.concrete_fields] == [
+                    getattr(expected, f.attname) for f in expected._meta.concrete_fields
+                ]
+    assert account_visible_get(user=member, account_id=mine.pk).cash_balance == Decimal("123.4500000001")
+    assert account_visible_get(user=stranger, account_id=mine.pk) is None
+    assert account_visible_get(user=admin, account_id=theirs.pk) == theirs
+    assert account_visible_get(user=AnonymousUser(), account_id=mine.pk) is None
