@@ -46,9 +46,8 @@ from trading.services.manual import manual_order_place
 def account_for(request, account_id: int | None) -> TradingAccount:
     """The account `account_id` names, limited to what the user may see. Omitted, it is the
     user's only account; with several, the caller must choose."""
-    visible = accounts_visible_to(request.user)
     if account_id is None:
-        accounts = list(visible.order_by("pk")[:2])
+        accounts = list(accounts_visible_to(request.user).order_by("pk")[:2])
         if len(accounts) == 1:
             return accounts[0]
         if not accounts:
