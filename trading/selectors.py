@@ -75,7 +75,9 @@ def account_visible_get(*, user, account_id: int) -> TradingAccount | None:
     """accounts_visible_to(user).filter(pk=account_id).first(), the same statement, but
     compiled by the ORM once per process (for superusers and for others) instead of on every
     call: ~1.5 ms of CPU per API request on the reference machine, more than the statement
-    itself. Only the SQL and how to read its columns are kept, never a row."""
+    itself. Only the SQL and how to read its columns are kept, never a row. The statement is
+    kept per what accounts_visible_to branches on (anonymous, superuser or not): a new
+    branch there must join the key here."""
     if not user.is_authenticated:
         return None
     key = (connection.alias, bool(user.is_superuser))
@@ -389,9 +391,9 @@ _POSITION_MONEY = ("quantity", "average_cost", "realized_pnl", "mark_price", "hi
 
 
 def state_reads(*, account: TradingAccount, now: datetime | None = None) -> StateReads:
-    """The latest equity snapshot, the open positions (by symbol), the active configuration
-    version (its `content` left unread: the status shows only its number and digest) and the
-    P&L bases at `now`, in one statement."""
+    """The latest equity snapshot, the open positions (by symbol, in code point order), the
+    active configuration version (its `content` left unread: the status shows only its number
+    and digest) and the P&L bases at `now`, in one statement."""
     from risk.models import ConfigVersion
 
     day, week = _period_starts(now or timezone.now())
