@@ -55,9 +55,17 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         if self.limit is None:
             return None
         self.offset = self.get_offset(request)
+        return self.page_rows(list(self.page_query(queryset)), queryset)
+
+    def page_query(self, queryset):
+        """The values() page at self.offset and self.limit, each row carrying the count."""
         total = queryset.order_by().values(**{_TOTAL: Func(F("pk"), function="COUNT")})
         page = queryset.annotate(**{_TOTAL: Subquery(total, output_field=IntegerField())})
-        rows = list(page[self.offset : self.offset + self.limit])
+        return page[self.offset : self.offset + self.limit]
+
+    def page_rows(self, rows: list[dict], queryset) -> list[dict]:
+        """The rows of page_query(queryset), the count taken off them into self.count (asked
+        of `queryset` on its own when there are no rows to carry it)."""
         self.count = rows[0][_TOTAL] if rows else self.get_count(queryset)
         for row in rows:
             del row[_TOTAL]
