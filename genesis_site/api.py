@@ -278,8 +278,8 @@ class AccountScopedViewSet(GenericViewSet):
         superuser, names = bool(user.is_superuser), tuple(given)  # in the filters' order, as the ORM path
 
         def build():
-            slots = {"user": sentinel(int, 0)}
-            stand_in = get_user_model()(pk=slots["user"], is_superuser=superuser, is_active=True)
+            slots = {} if superuser else {"user": sentinel(int, 0)}
+            stand_in = get_user_model()(pk=sentinel(int, 0), is_superuser=superuser, is_active=True)
             queryset = self._visible_to(stand_in)
             for i, name in enumerate(names, start=1):
                 slots[name] = sentinel(type(given[name]), i)

@@ -12,6 +12,7 @@ cannot be sentinels: such a shape is refused (Unpreparable) and its callers use 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -23,8 +24,9 @@ class Unpreparable(Exception):
 
 
 def sentinel(kind: type, n: int):
-    """A stand-in value of `kind` (int or str) no request carries, the n-th of its kind."""
-    return -7_300_000_000 - n if kind is int else f"\x1fprepared-slot-{n}\x1f"
+    """The n-th stand-in value of `kind` (int or str). Integers stay inside a 32-bit positive
+    field's range, where the ORM would otherwise compile a lookup to "nothing matches"."""
+    return 2_147_480_000 + n if kind is int else f"\x1fprepared-slot-{n}\x1f"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ class Prepared:
         for param, slot in zip(params, slots, strict=True):
             if slot is None and isinstance(param, str) and any(m in param for m in markers):
                 raise Unpreparable(f"a value is transformed on its way into SQL: {param!r}")
+        if missing := set(sentinels) - set(slots):
+            # Compiled away or transformed: the statement would not take that value.
+            raise Unpreparable(f"no parameter takes {sorted(missing)}")
         columns = tuple(col for col, _, _ in compiler.select)
         names = tuple(alias or col.target.attname for col, _, alias in compiler.select)
         converters = tuple(
@@ -87,7 +92,9 @@ def prepared(key: tuple, build: Callable[[], tuple[QuerySet, dict[str, object]]]
     try:
         queryset, sentinels = build()
         statement = Prepared.compile(queryset, sentinels)
-    except Unpreparable:
+    except (Unpreparable, EmptyResultSet, FullResultSet, ValidationError, ValueError, TypeError):
+        # The stand-ins were refused or compiled away (a field that converts or range-checks
+        # its value): the ORM path, which gives the real value its real answer or error.
         statement = None
     _kept[key] = statement
     return statement

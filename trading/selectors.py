@@ -57,8 +57,8 @@ def account_visible_get(*, user, account_id: int) -> TradingAccount | None:
     def build():
         from django.contrib.auth import get_user_model
 
-        slots = {"user": sentinel(int, 0), "account": sentinel(int, 1)}
-        stand_in = get_user_model()(pk=slots["user"], is_superuser=superuser, is_active=True)
+        slots = {"account": sentinel(int, 1)} | ({} if superuser else {"user": sentinel(int, 0)})
+        stand_in = get_user_model()(pk=sentinel(int, 0), is_superuser=superuser, is_active=True)
         return accounts_visible_to(stand_in).filter(pk=slots["account"]).order_by("pk")[:1], slots
 
     statement = prepared(("account_visible_get", superuser), build)

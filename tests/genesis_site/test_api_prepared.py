@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from genesis_site import prepared as prepared_module
 from genesis_site.api import AccountScopedViewSet
-from genesis_site.prepared import Prepared, Unpreparable, sentinel
+from genesis_site.prepared import Prepared, Unpreparable, prepared, sentinel
 from tests.genesis_site.factories import UserFactory
 from tests.trading.factories import OrderFactory, StrategyFactory, TradingAccountFactory
 from trading.api.views import OrderViewSet
@@ -113,3 +113,13 @@ def test_a_value_the_orm_transforms_cannot_be_a_slot():
         },
     )
     assert sorted(s for s in statement.slots if s) == ["account", "symbol"]
+
+
+def test_a_statement_that_would_not_take_every_value_is_not_kept():
+    account = sentinel(int, 1)
+    with pytest.raises(Unpreparable):  # compiled without the value: it would answer the same for all
+        Prepared.compile(Order.objects.all(), {"account": account})
+    # The ORM compiles a lookup on an empty queryset away: that shape is refused, and remembered.
+    build = lambda: (Order.objects.none().filter(account_id=account), {"account": account})  # noqa: E731
+    assert prepared(("test", "empty"), build) is None
+    assert prepared(("test", "empty"), lambda: pytest.fail("compiled twice")) is None
