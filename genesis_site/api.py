@@ -24,8 +24,8 @@ from compliance.exceptions import ComplianceError
 from compliance.services import Actor
 from genesis_site.deadletter import FailedTaskConflict
 from genesis_site.models import BotToken
-from genesis_site.pagination import LimitOffsetPagination
-from genesis_site.prepared import prepared, sentinel
+from genesis_site.pagination import LimitOffsetPagination, count_fits_in_page
+from genesis_site.prepared import Unpreparable, prepared, sentinel
 from genesis_site.roles import ACTIONS, user_may
 from genesis_site.secrets import SecretDecryptError
 from genesis_site.services import DeploymentInvalid
@@ -254,24 +254,19 @@ class AccountScopedViewSet(GenericViewSet):
     def _page_prepared(self, request) -> "list[dict] | None":  # quoted: `list` is the action here
         """The page list() reads, by the same statement, compiled once per process and shape
         (genesis_site.prepared; the ORM's compiling was over half of a 50-row list's CPU).
-        The filters are checked as DjangoFilterBackend does; None (the ORM path) for a page
-        that carries no count (empty, past the end) or a filter whose value is not an id or a
-        plain string compared exactly (a date, a method)."""
+        None (the ORM path) for a view scoped or filtered otherwise, a filter whose value is
+        not an id or a plain string compared exactly (a date, a method), or a page that carries
+        no count (empty, past the end)."""
         paginator = self.paginator
         if (
-            type(self).get_queryset is not AccountScopedViewSet.get_queryset  # scoped otherwise
+            type(self).get_queryset is not AccountScopedViewSet.get_queryset
             or list(self.filter_backends) != [DjangoFilterBackend]
             or not isinstance(paginator, LimitOffsetPagination)
         ):
             return None
-        given = {}
-        filterset = DjangoFilterBackend().get_filterset(request, self.queryset, self)
-        if filterset is not None:
-            if not filterset.is_valid():
-                raise translate_validation(filterset.errors)
-            given = {n: v for n, v in filterset.form.cleaned_data.items() if v not in EMPTY_VALUES}
-            if not all(_slotted(filterset.filters[n], v) for n, v in given.items()):
-                return None
+        filters, given = self._filter_values(request)
+        if given is None:
+            return None
         paginator.request = request
         paginator.limit, paginator.offset = paginator.get_limit(request), paginator.get_offset(request)
         user = request.user
@@ -283,8 +278,11 @@ class AccountScopedViewSet(GenericViewSet):
             queryset = self._visible_to(stand_in)
             for i, name in enumerate(names, start=1):
                 slots[name] = sentinel(type(given[name]), i)
-                queryset = filterset.filters[name].filter(queryset, slots[name])
-            return paginator.page_query(queryset.values(*self.fields)), slots
+                queryset = filters[name].filter(queryset, slots[name])
+            queryset = queryset.values(*self.fields)
+            if not count_fits_in_page(queryset):
+                raise Unpreparable("the count cannot ride in the page's statement")
+            return paginator.page_query(queryset), slots
 
         key = (type(self), superuser, names, paginator.limit, paginator.offset)
         statement = prepared(key, build) if user.is_authenticated else None
@@ -292,6 +290,19 @@ class AccountScopedViewSet(GenericViewSet):
             return None
         rows = [dict(zip(statement.names, row, strict=True)) for row in statement.rows({"user": user.pk, **given})]
         return paginator.page_rows(rows, None) if rows else None
+
+    def _filter_values(self, request) -> tuple[dict, dict | None]:
+        """The filters and the values given to them, checked as DjangoFilterBackend checks them
+        (a bad one is a 400); the values are None when one cannot go into a kept statement."""
+        filterset = DjangoFilterBackend().get_filterset(request, self.queryset, self)
+        if filterset is None:
+            return {}, {}
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        given = {n: v for n, v in filterset.form.cleaned_data.items() if v not in EMPTY_VALUES}
+        if not all(_slotted(filterset.filters[n], v) for n, v in given.items()):
+            return filterset.filters, None
+        return filterset.filters, given
 
     def retrieve(self, request, *args, **kwargs):
         pk = kwargs["pk"]

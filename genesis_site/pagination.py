@@ -8,7 +8,7 @@ MAX_OFFSET = 2**63 - 1
 _TOTAL = "_page_total"
 
 
-def _count_fits_in_page(queryset) -> bool:
+def count_fits_in_page(queryset) -> bool:
     """A plain values() list: its count can ride along as a column of the page's own query."""
     query = getattr(queryset, "query", None)
     return (
@@ -48,7 +48,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         the count as an uncorrelated scalar subquery (PostgreSQL runs it once, as DRF's own
         COUNT), instead of a second ORM query and round trip. Past the end (no rows to carry
         it) the count is asked for on its own, as DRF does."""
-        if not _count_fits_in_page(queryset):
+        if not count_fits_in_page(queryset):
             return super().paginate_queryset(queryset, request, view)
         self.request = request
         self.limit = self.get_limit(request)
