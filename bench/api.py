@@ -197,6 +197,23 @@ def row(name: str, lat: list[float], elapsed: float | None, ratio: str = "", err
     )
 
 
+def server_cpu(server: subprocess.Popen) -> float:
+    """CPU seconds used so far by the server's processes (uvicorn's supervisor and workers):
+    divided by the requests of a run, the server's CPU per request, which unlike latency does
+    not depend on what else the machine runs."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(server.pid)
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000, help="requests per endpoint (default 2000)")
@@ -253,13 +270,17 @@ def main() -> None:
             f"bench/api.py: {args.clients} clients, {args.requests} requests per endpoint; uvicorn, "
             f"{args.workers} worker(s), production settings, PostgreSQL, {redis}"
         )
-        print(f"{'endpoint':36} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}  ratio p99")
+        print(f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+        print(f"{'endpoint':36} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}  ratio p99, server CPU")
         results = []
         for name, path, clients, baseline in runs:
+            cpu = server_cpu(server)
             lat, elapsed, errors = asyncio.run(measure(base, path, clients, args.requests))
+            # The warm-up requests (2 per client) ran too.
+            cpu = (server_cpu(server) - cpu) / (len(lat) + 2 * len(clients)) * 1000
             results.append(pct(lat, 99))
-            ratio = f"{results[-1] / results[baseline]:.2f}x plain" if baseline is not None else ""
-            print(row(name, lat, elapsed, ratio, errors))
+            ratio = f"{results[-1] / results[baseline]:.2f}x plain, " if baseline is not None else ""
+            print(row(name, lat, elapsed, f"{ratio}{cpu:.2f} ms CPU/req", errors))
         if args.kill_switch:
             status = f"/api/v1/status?account={account}"
             for label, background in [("", None), (f" +{len(tokens)} reading", (status, tokens))]:
@@ -268,6 +289,7 @@ def main() -> None:
                 print(row(f"POST stops/halt{label}", halts, None, errors=errors))
                 print(row(f"POST stops/release{label}", releases, None))
         print("targets: p99 <= 50 ms and <= 2x the plain view doing the same queries; kill switch POST p99 <= 50 ms")
+        print(f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     finally:
         if server:
             server.terminate()

@@ -2,7 +2,7 @@
 as GET /api/v1/status and the 50-row orders list, without DRF (the baselines).
 
 They read as the API does for a viewer (`user`, a member of the account): the account through
-trading.selectors.accounts_visible_to, the orders limited to the accounts visible to that
+trading.selectors.account_visible_get, the orders limited to the accounts visible to that
 user, in the same SQL as the API's. What they leave out is what the API adds on top: the token
 check, the throttle, DRF, the filter form and the paginator's count."""
 
@@ -20,10 +20,10 @@ def _viewer(request):
 
 @login_not_required
 def plain_status(request):
-    from trading.selectors import accounts_visible_to
+    from trading.selectors import account_visible_get
     from trading.serializers import account_state
 
-    account = accounts_visible_to(_viewer(request)).filter(pk=int(request.GET["account"])).first()
+    account = account_visible_get(user=_viewer(request), account_id=int(request.GET["account"]))
     return JsonResponse(account_state(account=account))
 
 

@@ -8,7 +8,7 @@ MAX_OFFSET = 2**63 - 1
 _TOTAL = "_page_total"
 
 
-def _count_fits_in_page(queryset) -> bool:
+def count_fits_in_page(queryset) -> bool:
     """A plain values() list: its count can ride along as a column of the page's own query."""
     query = getattr(queryset, "query", None)
     return (
@@ -48,16 +48,24 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         the count as an uncorrelated scalar subquery (PostgreSQL runs it once, as DRF's own
         COUNT), instead of a second ORM query and round trip. Past the end (no rows to carry
         it) the count is asked for on its own, as DRF does."""
-        if not _count_fits_in_page(queryset):
+        if not count_fits_in_page(queryset):
             return super().paginate_queryset(queryset, request, view)
         self.request = request
         self.limit = self.get_limit(request)
         if self.limit is None:
             return None
         self.offset = self.get_offset(request)
+        return self.page_rows(list(self.page_query(queryset)), queryset)
+
+    def page_query(self, queryset):
+        """The values() page at self.offset and self.limit, each row carrying the count."""
         total = queryset.order_by().values(**{_TOTAL: Func(F("pk"), function="COUNT")})
         page = queryset.annotate(**{_TOTAL: Subquery(total, output_field=IntegerField())})
-        rows = list(page[self.offset : self.offset + self.limit])
+        return page[self.offset : self.offset + self.limit]
+
+    def page_rows(self, rows: list[dict], queryset) -> list[dict]:
+        """The rows of page_query(queryset), the count taken off them into self.count (asked
+        of `queryset` on its own when there are no rows to carry it)."""
         self.count = rows[0][_TOTAL] if rows else self.get_count(queryset)
         for row in rows:
             del row[_TOTAL]

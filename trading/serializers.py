@@ -4,9 +4,8 @@ the live push, so the three can never disagree. Money travels as decimal strings
 from dataclasses import dataclass
 from decimal import Decimal
 
-from risk.selectors import config_version_active
 from trading.models import EquitySnapshot, Order, Position, TradingAccount
-from trading.selectors import equity_curve, orders_recent, pnl_summary, positions_open, prices_latest
+from trading.selectors import equity_curve, orders_recent, pnl_summary, prices_latest, state_reads
 
 HUNDRED = Decimal("100")
 
@@ -73,13 +72,12 @@ def account_state(*, account: TradingAccount, now: AccountNow | None = None) -> 
     """Everything the status API and the overview show, read from the database (or taken
     from `now`, the state a tick has just written)."""
     if now is None:
-        snapshot = EquitySnapshot.objects.filter(account=account).order_by("-ts").first()
-        positions = list(positions_open(account_id=account.pk))
-        version = config_version_active(account_id=account.pk)
+        reads = state_reads(account=account)
+        snapshot, positions, version = reads.snapshot, reads.positions, reads.version
     else:
         snapshot, positions, version = now.snapshot, now.positions, now.version
     equity = snapshot.equity if snapshot else account.cash_balance
-    pnl = now.pnl if now is not None else pnl_summary(account=account, equity=equity)
+    pnl = now.pnl if now is not None else pnl_summary(account=account, equity=equity, bases=reads.bases)
     exposure = sum((p.market_value for p in positions), Decimal("0"))
     return {
         "account": account_ref(account),

@@ -37,7 +37,7 @@ from trading.api.serializers import (
 )
 from trading.filtersets import FillFilter, OrderFilter, PositionFilter, StrategyFilter
 from trading.models import Fill, Order, Position, Strategy, TradingAccount
-from trading.selectors import accounts_visible_to
+from trading.selectors import account_visible_get, accounts_visible_to
 from trading.serializers import account_state
 from trading.services.accounts import account_replay_set
 from trading.services.manual import manual_order_place
@@ -46,15 +46,14 @@ from trading.services.manual import manual_order_place
 def account_for(request, account_id: int | None) -> TradingAccount:
     """The account `account_id` names, limited to what the user may see. Omitted, it is the
     user's only account; with several, the caller must choose."""
-    visible = accounts_visible_to(request.user)
     if account_id is None:
-        accounts = list(visible.order_by("pk")[:2])
+        accounts = list(accounts_visible_to(request.user).order_by("pk")[:2])
         if len(accounts) == 1:
             return accounts[0]
         if not accounts:
             raise Http404("You have no trading account.")
         raise exceptions.ValidationError({"account": ["Required: you can see several accounts."]})
-    account = visible.filter(pk=account_id).first()
+    account = account_visible_get(user=request.user, account_id=account_id)
     if account is None:
         raise Http404(f"Account {account_id} not found.")
     return account
