@@ -4,9 +4,11 @@
                   symbol, in memory (target p99 <= 1 ms); baseline: the bare feed read and
                   strategy decisions without guards or gate.
   engine tick     engine_tick() with persistence and audit, one account, one symbol, three
-                  strategies (target p99 <= 3x the baseline and <= 50 ms); baseline: a raw
-                  DB-API transaction (no ORM) doing as many row writes as the average tick,
-                  each as wide (SQL text length) as the tick's average write.
+                  strategies (target p99 <= 3x the baseline and <= 50 ms); baseline on
+                  PostgreSQL: each tick's own INSERT and UPDATE statements, as it sent them,
+                  replayed per tick in a raw psycopg transaction on a copy of the tables (no
+                  ORM, no reads, no Python between them); on SQLite: a raw transaction of as
+                  many single-row writes as the average tick, each as wide.
   paper orders    paper orders persisted with their fills, position, cash and three audit
                   events each (target >= 1,000/s sustained): order_execute_paper() one per
                   transaction, then the set-based paper_orders_execute() at 1, 20 and 100
