@@ -18,7 +18,8 @@ from compliance.models import (
     SignOffRole,
     SignOffSubject,
 )
-from genesis_site.bulk import rows_insert
+from genesis_site.bulk import row_update, rows_insert
+from genesis_site.prepared import prepared_objects
 from risk.selectors import config_version_active
 
 
@@ -42,7 +43,11 @@ _batch = threading.local()
 def _chain_head_locked() -> AuditChainHead:
     # Locking the head row serializes appenders: the sequence is gap-free and no two events
     # can link to the same predecessor, whatever the number of concurrent workers.
-    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+    # In a statement compiled once per process (genesis_site.prepared).
+    heads = prepared_objects(
+        ("audit_chain_head",), AuditChainHead, lambda v: AuditChainHead.objects.select_for_update().filter(pk=1)[:1], {}
+    )
+    head = heads[0] if heads else None
     if head is None:
         # First event ever: two appenders may both get here. ON CONFLICT DO NOTHING lets one
         # insert win without an error for the other; then both queue on the row lock.
@@ -60,8 +65,9 @@ def _chain_link(events: list[AuditEvent]) -> None:
         sequence += 1
         event.sequence, event.prev_hash = sequence, prev
         event.hash = prev = event_hash(**{name: getattr(event, name) for name in HASHED_FIELDS})
-    rows_insert(AuditEvent, events)
-    AuditChainHead.objects.filter(pk=1).update(sequence=sequence, hash=prev)
+    rows_insert(AuditEvent, events, keys=False)
+    head.sequence, head.hash = sequence, prev
+    row_update(head, ["sequence", "hash"])
 
 
 @contextmanager

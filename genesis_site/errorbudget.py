@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from genesis_site.models import TickOutcome
@@ -36,14 +36,28 @@ def tick_outcome_record(*, account_id: int, ok: bool, at: datetime | None = None
     writes do)."""
     column = "ok" if ok else "failed"
     hour = _hour(at or timezone.now())
-    rows = TickOutcome.objects.filter(account_id=account_id, hour=hour)
-    if rows.update(**{column: F(column) + 1}):
+    if _count(account_id, hour, column):
         return
     try:
         with transaction.atomic():
             TickOutcome.objects.create(account_id=account_id, hour=hour, **{column: 1})
     except IntegrityError:  # another worker inserted the hour's row first
-        rows.update(**{column: F(column) + 1})
+        _count(account_id, hour, column)
+
+
+def _count(account_id: int, hour: datetime, column: str) -> bool:
+    """Add one to `column` of the hour's row, if it exists. In SQL written once: the ORM's
+    update with an F() increment costs more CPU than the statement, once per tick."""
+    connection = transaction.get_connection()
+    qn, meta = connection.ops.quote_name, TickOutcome._meta
+    name = qn(meta.get_field(column).column)
+    sql = (
+        f"UPDATE {qn(meta.db_table)} SET {name} = {name} + 1 "  # noqa: S608 (identifiers from the model)
+        f"WHERE {qn(meta.get_field('account').column)} = %s AND {qn(meta.get_field('hour').column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [account_id, connection.ops.adapt_datetimefield_value(hour)])
+        return cursor.rowcount > 0
 
 
 @dataclass(frozen=True)

@@ -98,3 +98,18 @@ def prepared(key: tuple, build: Callable[[], tuple[QuerySet, dict[str, object]]]
         statement = None
     _kept[key] = statement
     return statement
+
+
+def prepared_objects(key: tuple, model, query: Callable[[dict], QuerySet], values: dict) -> list:
+    """The `model` instances (Model.from_db, as the ORM makes them) that `query(values)` selects:
+    a queryset of whole `model` rows, compiled once per process for `key` with sentinels in
+    place of `values` and run with them; a shape that cannot be prepared runs through the ORM."""
+
+    def build():
+        slots = {name: sentinel(type(value), n) for n, (name, value) in enumerate(values.items())}
+        return query(slots), slots
+
+    statement = prepared(key, build)
+    if statement is None:
+        return list(query(values))
+    return [model.from_db(connection.alias, statement.names, row) for row in statement.rows(values)]

@@ -13,7 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import Actor, audit_append, audit_batch
+from genesis_site.bulk import row_update, rows_insert
 from genesis_site.errorbudget import tick_outcome_record
+from genesis_site.prepared import prepared_objects
 from risk.alerts import alert_raise
 from risk.exceptions import RiskRefused
 from risk.exits import exit_reason
@@ -198,7 +200,7 @@ def _paper_tick(account_id: int, exchange: PaperExchange, *, candle_clock: bool 
     LIVE account (read under the same lock, so a paper tick costs no extra query)."""
     with transaction.atomic(), audit_batch():
         # SKIP LOCKED: a second worker (or a redelivered task) skips instead of queueing.
-        account = TradingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
+        account = _account_locked(account_id)
         if account is None:
             return None
         if account.mode == TradingMode.LIVE:
@@ -226,6 +228,24 @@ def _paper_tick(account_id: int, exchange: PaperExchange, *, candle_clock: bool 
         tick_outcome_record(account_id=account.pk, ok=True)
         transaction.on_commit(lambda: _after_commit(account, result))
     return result
+
+
+def _account_locked(account_id: int) -> TradingAccount | None:
+    """The account row under its lock, or None if another worker holds it (SKIP LOCKED), in a
+    statement compiled once per process (genesis_site.prepared)."""
+    accounts = prepared_objects(
+        ("tick_account",),
+        TradingAccount,
+        lambda v: TradingAccount.objects.select_for_update(skip_locked=True).filter(pk=v["account"])[:1],
+        {"account": account_id},
+    )
+    return accounts[0] if accounts else None
+
+
+def _positions(account: TradingAccount) -> list[Position]:
+    """The account's positions, in a statement compiled once per process."""
+    query = lambda v: Position.objects.filter(account_id=v["account"])  # noqa: E731
+    return prepared_objects(("tick_positions",), Position, query, {"account": account.pk})
 
 
 def _live_tick(account_id: int, exchange: LiveExchange | None) -> TickResult | None:
@@ -375,7 +395,8 @@ def _tick_locked(
     candles, rejected = _guarded_candles(feed, account, cursor, policy)
     # A live feed's current kline is still forming: its last closed one is what is stored.
     stored = feed.settled() if isinstance(feed, LiveFeed) else candles
-    Candle.objects.bulk_create(
+    rows_insert(
+        Candle,
         [Candle(source=feed.source, symbol=s, timeframe=TIMEFRAME, **vars(c)) for s, c in stored.items()],
         ignore_conflicts=True,
     )
@@ -384,7 +405,7 @@ def _tick_locked(
     universe = _universe_now(account, config.universe, tickers)
     book = _Book(
         account=account,
-        positions={p.symbol: p for p in Position.objects.filter(account=account)},
+        positions={p.symbol: p for p in _positions(account)},
         marks={s: c.close for s, c in candles.items()},
     )
     book.stored = {p.pk: (p.mark_price, p.high_water_mark) for p in book.positions.values()}
@@ -459,7 +480,7 @@ def _tick_locked(
     _marks_save(book)
     result.equity = book.equity()
     open_positions = [p for p in book.positions.values() if p.is_open]
-    snapshot = EquitySnapshot.objects.create(
+    snapshot = EquitySnapshot(
         account=account,
         ts=now,
         equity=result.equity,
@@ -468,6 +489,7 @@ def _tick_locked(
         realized_pnl=sum((p.realized_pnl for p in book.positions.values()), Decimal("0")),
         unrealized_pnl=sum((p.unrealized_pnl for p in book.positions.values()), Decimal("0")),
     )
+    rows_insert(EquitySnapshot, [snapshot])
     account.feed_cursor, account.last_tick_at = cursor, now
     account.peak_equity = max(account.peak_equity, result.equity)
     # The push's stream number is taken here, under the row lock and with the data it shows,
@@ -476,7 +498,7 @@ def _tick_locked(
     fields = ["feed_cursor", "last_tick_at", "tick_seq", "peak_equity", "stream_seq"]
     if not tick.live:
         fields.append("cash_balance")  # live cash moves with the exchange's fills only
-    account.save(update_fields=fields)
+    row_update(account, fields)
     result.stream_seq = account.stream_seq
     result.state = AccountNow(
         snapshot=snapshot,
@@ -579,10 +601,7 @@ def _marks_save(book: _Book) -> None:
         if book.stored.get(position.pk) != (position.mark_price, position.high_water_mark):
             changed.append(position)
     if len(changed) == 1:
-        position = changed[0]
-        Position.objects.filter(pk=position.pk).update(
-            mark_price=position.mark_price, high_water_mark=position.high_water_mark
-        )
+        row_update(changed[0], ["mark_price", "high_water_mark"])
     elif changed:
         Position.objects.bulk_update(changed, ["mark_price", "high_water_mark"])
 

@@ -4,6 +4,7 @@ a re-polled window or a redelivered task never duplicates a row."""
 
 from collections.abc import Iterable
 
+from genesis_site.bulk import rows_insert
 from trading import feeds
 from trading.models import Candle, Ticker
 
@@ -21,6 +22,4 @@ def candles_store(*, source: str, symbol: str, timeframe: str, candles: Iterable
 
 def tickers_store(*, source: str, tickers: dict[str, feeds.Ticker]) -> None:
     """Insert one ticker per symbol unless that (source, symbol, ts) is already stored."""
-    Ticker.objects.bulk_create(
-        [Ticker(source=source, symbol=s, **vars(t)) for s, t in tickers.items()], ignore_conflicts=True
-    )
+    rows_insert(Ticker, [Ticker(source=source, symbol=s, **vars(t)) for s, t in tickers.items()], ignore_conflicts=True)

@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from compliance.services import Actor, audit_append, audit_batch
-from genesis_site.bulk import rows_insert
+from genesis_site.bulk import row_save, row_update, rows_insert
 from trading.exceptions import IdempotencyConflict, OrderRejected
 from trading.exchanges.paper import PaperExchange, PaperExecution, PaperFill
 from trading.markets import Market
@@ -260,7 +260,7 @@ def _write(account: TradingAccount, placed: list[_Placed], *, at: datetime, save
     cash once."""
     if not placed:
         return
-    Order.objects.bulk_create([p.order for p in placed])  # sets their pks (RETURNING)
+    rows_insert(Order, [p.order for p in placed])  # sets their pks (RETURNING)
     filled = [p for p in placed if p.execution is not None]
     fills = [
         Fill(
@@ -281,11 +281,11 @@ def _write(account: TradingAccount, placed: list[_Placed], *, at: datetime, save
         for part in p.execution.fills
     ]
     if fills:
-        rows_insert(Fill, fills)
+        rows_insert(Fill, fills, keys=False)
     for position in {id(p.position): p.position for p in filled}.values():
-        position.save()
+        row_save(position)
     if filled and save_cash:
-        account.save(update_fields=["cash_balance"])
+        row_update(account, ["cash_balance"])
 
 
 def _placed_events(placed: _Placed, *, actor: Actor, config_hash: str) -> None:
