@@ -39,17 +39,21 @@ def rows_insert(
     """Insert `objs` (rows without a primary key yet) in one statement per batch. Each gets its
     primary key back (RETURNING), as from `bulk_create`, unless `keys=False` or
     `ignore_conflicts` (a row that conflicts with a unique constraint is skipped, and none
-    gets a key). On PostgreSQL a batch of at least COPY_FROM rows with `keys=False` goes
-    through COPY, which stores the same values at a fraction of the client CPU of an INSERT
-    of that many. Database triggers and constraints apply to COPY as to INSERT."""
+    gets a key). On PostgreSQL a batch of at least COPY_FROM rows goes through COPY with
+    `keys=False`, which stores the same values at a fraction of the client CPU of an INSERT of
+    that many, and else through `bulk_create`. Database triggers and constraints apply to COPY
+    as to INSERT."""
     if not objs:
         return
     connection = transaction.get_connection()
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     if any(obj.pk is not None for obj in objs):
         raise ValueError(f"rows_insert: {model.__name__} rows must not have a primary key yet")
-    if connection.vendor == "postgresql" and not keys and not ignore_conflicts and len(objs) >= COPY_FROM:
-        _copy(connection, model, fields, objs)
+    if connection.vendor == "postgresql" and len(objs) >= COPY_FROM:
+        if not keys and not ignore_conflicts:
+            _copy(connection, model, fields, objs)
+        else:  # its UNNEST arrays cost less to send than as many rows of VALUES
+            model.objects.bulk_create(objs, ignore_conflicts=ignore_conflicts)
         return
     returning = keys and not ignore_conflicts and connection.features.can_return_rows_from_bulk_insert
     batch = max(1, connection.ops.bulk_batch_size(fields, objs))

@@ -126,3 +126,12 @@ def test_updating_a_row_that_is_gone_raises():
     Position.objects.filter(pk=position.pk).delete()
     with pytest.raises(DatabaseError, match="no row to update"):
         row_update(position, ["quantity"])
+
+
+def test_a_large_batch_that_needs_its_keys_gets_them(monkeypatch):
+    monkeypatch.setattr(bulk, "COPY_FROM", 3)
+    account = TradingAccountFactory()
+    zero = {"cash": 0, "positions_value": 0, "realized_pnl": 0, "unrealized_pnl": 0}
+    rows = [EquitySnapshot(account=account, ts=TS, equity=Decimal(i), **zero) for i in range(5)]
+    rows_insert(EquitySnapshot, rows)
+    assert [EquitySnapshot.objects.get(pk=r.pk).equity for r in rows] == [Decimal(i) for i in range(5)]
