@@ -75,6 +75,14 @@ def _trade_ok(feed: Feed, symbol: str, index: int, recent: np.ndarray):
     return None if reason else candle
 
 
+def _unaffordable(market, spend: Decimal, close: float) -> bool:
+    """Whether a buy of `spend` at about `close` is sure to be below the market's minimum
+    amount, so the paper exchange would reject it (a run where the price has outgrown the
+    balance). Estimated in float and halved against its rounding: a buy that could fill is
+    never skipped."""
+    return close > 0 and float(spend) / close < float(market.min_amount) / 2
+
+
 def _paper_trade(exchange, market, side, state, cash, budget, last):
     """One market order on the paper exchange: (new state, cash change, fee, trade return
     if it closed a position), or None if the exchange rejected it."""
@@ -130,7 +138,10 @@ def backtest(
         if at >= candles:
             break
         recent = series[offset + at - 20 : offset + at + 1]
-        candle = _trade_ok(feed, symbol, start + at, recent)
+        if not state.quantity and _unaffordable(market, cash * budget, float(closes[at])):
+            candle = None  # no buy the exchange would fill: neither candle, guard nor order
+        else:
+            candle = _trade_ok(feed, symbol, start + at, recent)
         if candle is not None:
             side = "sell" if state.quantity else "buy"
             filled = _paper_trade(exchange, market, side, state, cash, budget, candle.close)

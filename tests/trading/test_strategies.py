@@ -8,6 +8,7 @@ import pytest
 
 from tests.risk.factories import unpaced_policy
 from tests.trading.factories import StrategyFactory, TradingAccountFactory
+from trading.feeds import ScenarioFeed
 from trading.models import Order
 from trading.services.engine import engine_tick
 from trading.strategies import REGISTRY, StrategyConfigInvalid, strategy_load
@@ -99,3 +100,31 @@ def test_vectorized_signals_agree_with_decide_on_every_candle(kind, params, scen
         assert (runner.decide(symbol="X", closes=window, position_qty=Decimal(0)) is not None) == entries[i], i
         assert (runner.decide(symbol="X", closes=window, position_qty=Decimal(1)) is not None) == exits[i], i
     assert entries.any() and exits.any()
+
+
+def test_a_backtest_skips_only_buys_the_exchange_would_reject(monkeypatch):
+    """Past the point where the bull scenario's price outgrows the balance, every entry is
+    below the minimum amount; skipping those attempts changes nothing in the result."""
+    import trading.backtest as bt
+
+    feed = ScenarioFeed("bull", 1)
+    skipped = []
+
+    def counted(market, spend, close):
+        answer = unaffordable(market, spend, close)
+        skipped.append(answer)
+        return answer
+
+    unaffordable = bt._unaffordable
+    monkeypatch.setattr(bt, "_unaffordable", counted)
+    fast = bt.backtest(feed=feed, symbol="BTC/USDT", kind="ma_crossover", params={}, start=300, candles=100_000)
+    assert any(skipped) and not all(skipped)
+    monkeypatch.setattr(bt, "_unaffordable", lambda market, spend, close: False)
+    slow = bt.backtest(feed=feed, symbol="BTC/USDT", kind="ma_crossover", params={}, start=300, candles=100_000)
+    assert (fast.final_equity, fast.trades, fast.fees, fast.trade_returns) == (
+        slow.final_equity,
+        slow.trades,
+        slow.fees,
+        slow.trade_returns,
+    )
+    assert fast.sharpe == slow.sharpe and fast.max_drawdown_pct == slow.max_drawdown_pct
