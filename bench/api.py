@@ -83,6 +83,28 @@ print(account.pk, account.members.order_by("pk").first().pk, *tokens)
 """
 
 
+def deployment(name: str) -> tuple[Path, callable, dict]:
+    """A scratch PostgreSQL database and var directory with the environment of the deployed
+    web service (bench/api_settings.py, production): (var, drop the database, env)."""
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        sys.exit(f"bench/{name}.py measures the deployed configuration: set DATABASE_URL to PostgreSQL")
+    url, drop = scratch_database()
+    var = Path(tempfile.mkdtemp(prefix=f"genesis-bench-{name}-"))
+    (var / "static").mkdir()
+    (var / "metrics").mkdir()
+    env = {
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "bench.api_settings",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "GENESIS_AUDIT_HEAD_KEY": secrets.token_urlsafe(32),
+        "GENESIS_BENCH_PREFIX": f"benchapi{secrets.token_hex(4)}",
+        "GENESIS_VAR_DIR": str(var),
+        "PROMETHEUS_MULTIPROC_DIR": str(var / "metrics"),
+        "PYTHONPATH": str(ROOT),
+    }
+    return var, drop, env
+
+
 def seed(env: dict, clients: int) -> tuple[int, int, list[str], str]:
     """The bench account with 30 ticks and 500 orders, a viewer bot per client and a
     risk-manager bot for the kill switch; returns the account id, a viewer's user id (for
@@ -223,24 +245,8 @@ def main() -> None:
     )
     parser.add_argument("--kill-switch", type=int, default=100, help="halt+release pairs (default 100; 0 skips)")
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        sys.exit("bench/api.py measures the deployed configuration: set DATABASE_URL to PostgreSQL")
-    url, drop = scratch_database()
-    var = Path(tempfile.mkdtemp(prefix="genesis-bench-api-"))
-    (var / "static").mkdir()
-    (var / "metrics").mkdir()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "bench.api_settings",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "GENESIS_AUDIT_HEAD_KEY": secrets.token_urlsafe(32),
-        "GENESIS_BENCH_PREFIX": f"benchapi{secrets.token_hex(4)}",
-        "GENESIS_VAR_DIR": str(var),
-        "PROMETHEUS_MULTIPROC_DIR": str(var / "metrics"),
-        "WEB_CONCURRENCY": str(args.workers),
-        "PYTHONPATH": str(ROOT),
-    }
+    var, drop, deployed = deployment("api")
+    env = {**os.environ, **deployed, "WEB_CONCURRENCY": str(args.workers)}
     server = None
     log_path = var / "server.log"
     try:

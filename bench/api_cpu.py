@@ -19,18 +19,15 @@ import cProfile
 import io
 import os
 import pstats
-import secrets
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.api import PROXY, seed  # noqa: E402
-from bench.audit import scratch_database  # noqa: E402
+from bench.api import PROXY, deployment, seed  # noqa: E402
 
 CLIENTS = 16
 
@@ -138,22 +135,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=["ping", "plain-status", "status", "plain-orders", "orders"])
     parser.add_argument("--flat", action="store_true", help="the profile by cProfile, in CPU time, by cumulative time")
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        sys.exit("bench/api_cpu.py measures the deployed configuration: set DATABASE_URL to PostgreSQL")
-    url, drop = scratch_database()
-    var = Path(tempfile.mkdtemp(prefix="genesis-bench-apicpu-"))
-    (var / "static").mkdir()
-    (var / "metrics").mkdir()
-    env = {
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "bench.api_settings",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "GENESIS_AUDIT_HEAD_KEY": secrets.token_urlsafe(32),
-        "GENESIS_BENCH_PREFIX": f"benchapi{secrets.token_hex(4)}",
-        "GENESIS_VAR_DIR": str(var),
-        "PROMETHEUS_MULTIPROC_DIR": str(var / "metrics"),
-        "PYTHONPATH": str(ROOT),
-    }
+    var, drop, env = deployment("api_cpu")
     try:
         import subprocess
 
