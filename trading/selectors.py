@@ -49,24 +49,21 @@ def account_visible_get(*, user, account_id: int) -> TradingAccount | None:
     ~1.5 ms of CPU per API request on the reference machine, more than the statement itself.
     The statement is kept per what accounts_visible_to branches on (anonymous, superuser or
     not): a new branch there must join the key here."""
-    from genesis_site.prepared import prepared, sentinel
+    from django.contrib.auth import get_user_model
+
+    from genesis_site.prepared import prepared_objects
 
     if not user.is_authenticated:
         return None
     superuser = bool(user.is_superuser)
 
-    def build():
-        from django.contrib.auth import get_user_model
+    def query(v):  # a stand-in user: the statement depends on its key and superuser flag only
+        stand_in = get_user_model()(pk=v.get("user"), is_superuser=superuser, is_active=True)
+        return accounts_visible_to(stand_in).filter(pk=v["account"]).order_by("pk")[:1]
 
-        slots = {"account": sentinel(int, 1)} | ({} if superuser else {"user": sentinel(int, 0)})
-        stand_in = get_user_model()(pk=sentinel(int, 0), is_superuser=superuser, is_active=True)
-        return accounts_visible_to(stand_in).filter(pk=slots["account"]).order_by("pk")[:1], slots
-
-    statement = prepared(("account_visible_get", superuser), build)
-    if statement is None:  # not expected for two integers; the ORM then
-        return accounts_visible_to(user).filter(pk=account_id).first()
-    rows = statement.rows({"user": user.pk, "account": account_id})
-    return TradingAccount.from_db(connection.alias, statement.names, rows[0]) if rows else None
+    values = {"account": account_id} | ({} if superuser else {"user": user.pk})
+    accounts = prepared_objects(("account_visible_get", superuser), TradingAccount, query, values)
+    return accounts[0] if accounts else None
 
 
 def accounts_to_tick() -> list[int]:

@@ -99,6 +99,12 @@ class _Book:
                 _mark(position, self.marks[symbol])
         return self.positions[symbol]
 
+    def mark_all(self) -> None:
+        """Mark every position that has an accepted price this tick."""
+        for symbol, position in self.positions.items():
+            if symbol in self.marks:
+                _mark(position, self.marks[symbol])
+
     def open_values(self) -> dict[str, Decimal]:
         # A symbol whose tick was rejected keeps its last accepted mark.
         return {
@@ -409,10 +415,7 @@ def _tick_locked(
         marks={s: c.close for s, c in candles.items()},
     )
     book.stored = {p.pk: (p.mark_price, p.high_water_mark) for p in book.positions.values()}
-    # Marked before any order, so that an order's save of its position carries the mark.
-    for symbol, position in book.positions.items():
-        if symbol in book.marks:
-            _mark(position, book.marks[symbol])
+    book.mark_all()  # before any order, so that an order's save of its position carries the mark
     config_hash = version.sha256 if version else ""
     account.tick_seq += 1
     result = TickResult(
@@ -592,14 +595,12 @@ def _marks_save(book: _Book) -> None:
     """Write the marks that differ from what each position's row holds (`book.stored`). Each
     position is marked again first: an order this tick may have opened or closed it, which
     moves its high water mark. A position no order filled has no row and is not written."""
-    changed = []
-    for symbol, position in book.positions.items():
-        if position.pk is None:
-            continue
-        if symbol in book.marks:
-            _mark(position, book.marks[symbol])
-        if book.stored.get(position.pk) != (position.mark_price, position.high_water_mark):
-            changed.append(position)
+    book.mark_all()
+    changed = [
+        p
+        for p in book.positions.values()
+        if p.pk is not None and book.stored.get(p.pk) != (p.mark_price, p.high_water_mark)
+    ]
     if len(changed) == 1:
         row_update(changed[0], ["mark_price", "high_water_mark"])
     elif changed:
